@@ -1,0 +1,224 @@
+// pgcoro/connection.hpp — one asynchronous, pipelined PostgreSQL connection.
+#pragma once
+
+#include <pgcoro/detail/connect.hpp>
+#include <pgcoro/detail/connection_impl.hpp>
+#include <pgcoro/detail/params.hpp>
+#include <pgcoro/detail/row_reader.hpp>
+#include <pgcoro/error.hpp>
+#include <pgcoro/result.hpp>
+#include <pgcoro/types.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pgcoro {
+
+/// Options for connection::connect beyond what the connection string says.
+struct connect_options {
+    /// Bounds the whole connect (DNS, TCP, TLS, authentication). When unset, libpq's
+    /// `connect_timeout` parameter (or PGCONNECT_TIMEOUT) applies, in seconds per host.
+    std::optional<std::chrono::milliseconds> connect_timeout;
+    /// Prepared statements kept per connection, keyed by SQL text and parameter types
+    /// (least recently used ones are deallocated). 0: every statement is parsed anew.
+    std::size_t statement_cache_size = 256;
+};
+
+namespace detail {
+
+inline boost::asio::awaitable<pgresult_ptr> run_op(std::shared_ptr<connection_impl> impl,
+                                                   std::shared_ptr<exec_op> op) {
+    if (!impl)
+        throw pgcoro::error(make_error_code(errc::connection_closed), "the connection was moved from");
+    auto [ec, out] = co_await impl->async_exec(std::move(op),
+                                               boost::asio::as_tuple(boost::asio::use_awaitable));
+    if (ec) throw pgcoro::error(ec, std::move(out.diag));
+    co_return std::move(out.result);
+}
+
+inline boost::asio::awaitable<std::uint64_t> run_execute(std::shared_ptr<connection_impl> impl,
+                                                         std::shared_ptr<exec_op> op) {
+    result r(co_await run_op(std::move(impl), std::move(op)));
+    co_return r.affected_rows();
+}
+
+inline boost::asio::awaitable<result> run_result(std::shared_ptr<connection_impl> impl,
+                                                 std::shared_ptr<exec_op> op) {
+    co_return result(co_await run_op(std::move(impl), std::move(op)));
+}
+
+template <class T>
+boost::asio::awaitable<std::vector<T>> run_query(std::shared_ptr<connection_impl> impl,
+                                                 std::shared_ptr<exec_op> op) {
+    result r(co_await run_op(std::move(impl), std::move(op)));
+    co_return r.as<T>();
+}
+
+template <class T>
+boost::asio::awaitable<std::optional<T>> run_query_opt(std::shared_ptr<connection_impl> impl,
+                                                       std::shared_ptr<exec_op> op, bool exactly_one) {
+    result r(co_await run_op(std::move(impl), std::move(op)));
+    const PGresult* raw = r.native_handle();
+    check_row_type<T>(raw);
+    int n = r.rows();
+    if (n > 1)
+        throw pgcoro::error(make_error_code(errc::too_many_rows),
+                            "expected " + std::string(exactly_one ? "exactly one row" : "at most one row") +
+                                ", the query returned " + std::to_string(n));
+    if (n == 0) {
+        if (exactly_one)
+            throw pgcoro::error(make_error_code(errc::no_rows), "expected exactly one row, the query returned none");
+        co_return std::nullopt;
+    }
+    co_return read_row<T>(raw, 0);
+}
+
+template <class... Args>
+std::shared_ptr<exec_op> make_op(std::string_view sql, const Args&... args) {
+    return std::make_shared<exec_op>(std::string(sql), encode_params(args...));
+}
+
+}  // namespace detail
+
+/// One connection to PostgreSQL. Every statement goes out through libpq's pipeline mode:
+/// many coroutines may use one connection at once; their statements are sent as they
+/// come and complete in order, each in its own implicit transaction (unless a BEGIN is in
+/// force) so one failing statement fails only its own caller.
+///
+/// Executor and threads: the connection runs on its own strand of the executor given to
+/// connect(); its member functions may be called from any thread, and each awaitable
+/// resumes on the awaiting coroutine's executor.
+///
+/// Cancellation: every operation honours Asio per-operation cancellation (terminal,
+/// partial and total), e.g. `co_await (conn.query<int>(...) || timer.async_wait(...))`.
+/// The operation then completes at once with boost::asio::error::operation_aborted; if
+/// the statement had reached the server, a cancel request is sent without blocking the
+/// io_context (libpq < 17: PQcancel on a background thread; libpq >= 17: PQcancelStart),
+/// its late results are drained and dropped, and the connection stays usable. As with
+/// every PostgreSQL client, the server may finish the statement before the cancel
+/// arrives; in a narrow race the cancel can hit the statement queued right behind it,
+/// which then fails with SQLSTATE 57014.
+///
+/// Errors: the coroutines throw pgcoro::error: server errors carry their SQLSTATE
+/// (server_category) and diagnostics; client errors use pgcoro::errc; a broken
+/// connection fails every pending operation with errc::connection_broken.
+class connection {
+public:
+    using executor_type = boost::asio::any_io_executor;
+
+    /// Connects to `conninfo`, a `postgresql://` URL or a `key=value` string; everything
+    /// libpq accepts works, PG* environment variables included. Host names are resolved
+    /// with Asio's resolver (never a blocking lookup on the io_context). Throws
+    /// pgcoro::error: errc::invalid_conninfo, errc::connect_failed (libpq's message, with
+    /// any password removed) or errc::connect_timeout.
+    static boost::asio::awaitable<connection> connect(executor_type ex, std::string conninfo,
+                                                      connect_options options = {}) {
+        detail::pgconn_ptr c = co_await detail::connect_pq(ex, std::move(conninfo), options.connect_timeout);
+        co_return connection(std::make_shared<detail::connection_impl>(ex, std::move(c),
+                                                                      options.statement_cache_size));
+    }
+
+    connection(connection&&) noexcept = default;
+    connection& operator=(connection&& other) noexcept {
+        if (this != &other) {
+            reset();
+            impl_ = std::move(other.impl_);
+        }
+        return *this;
+    }
+    connection(const connection&) = delete;
+    connection& operator=(const connection&) = delete;
+
+    /// Never blocks: fails pending operations with errc::connection_closed, asks the
+    /// server to cancel a running statement, and closes the socket.
+    ~connection() { reset(); }
+
+    /// The connection's strand.
+    executor_type get_executor() const { return impl_->strand(); }
+
+    /// Runs a statement; returns the rows it affected (or returned, for SELECT).
+    /// Parameters ($1, $2, ...) are sent in binary with their types; std::nullopt or an
+    /// empty std::optional is NULL.
+    template <class... Args>
+    boost::asio::awaitable<std::uint64_t> execute(std::string_view sql, const Args&... args) {
+        return detail::run_execute(impl_, detail::make_op(sql, args...));
+    }
+
+    /// Runs a query and maps each row onto T: a scalar (one column), a std::tuple or an
+    /// aggregate struct (by position); std::optional<U> wherever NULL may appear. The
+    /// columns are checked against T before any row is read.
+    template <class T, class... Args>
+    boost::asio::awaitable<std::vector<T>> query(std::string_view sql, const Args&... args) {
+        return detail::run_query<T>(impl_, detail::make_op(sql, args...));
+    }
+
+    /// Like query, for exactly one row: errc::no_rows or errc::too_many_rows otherwise.
+    template <class T, class... Args>
+    boost::asio::awaitable<T> query_one(std::string_view sql, const Args&... args) {
+        return query_one_impl<T>(impl_, detail::make_op(sql, args...));
+    }
+
+    /// Like query, for zero or one row: errc::too_many_rows for more.
+    template <class T, class... Args>
+    boost::asio::awaitable<std::optional<T>> query_opt(std::string_view sql, const Args&... args) {
+        return detail::run_query_opt<T>(impl_, detail::make_op(sql, args...), false);
+    }
+
+    /// Runs a statement and returns its raw result (see pgcoro::result).
+    template <class... Args>
+    boost::asio::awaitable<result> query_result(std::string_view sql, const Args&... args) {
+        return detail::run_result(impl_, detail::make_op(sql, args...));
+    }
+
+    /// Waits for the statements in flight, then closes the connection. Operations started
+    /// afterwards fail with errc::connection_closed.
+    boost::asio::awaitable<void> close() {
+        if (!impl_) co_return;
+        auto [ec] = co_await impl_->async_close(boost::asio::as_tuple(boost::asio::use_awaitable));
+        if (ec) throw pgcoro::error(ec, "closing the connection");
+    }
+
+    /// Receives the server's notices and warnings (RAISE NOTICE, ...), on the
+    /// connection's strand. By default they are dropped.
+    void set_notice_handler(std::function<void(const notice&)> handler) {
+        if (impl_) impl_->set_notice_handler(std::move(handler));
+    }
+
+    /// False once the connection was closed, moved from, or found broken.
+    bool is_open() const noexcept { return impl_ && impl_->is_open(); }
+    /// The server process serving this connection (for pg_stat_activity, pg_cancel_backend).
+    int backend_pid() const noexcept { return impl_ ? impl_->backend_pid() : 0; }
+    /// The server's version as an integer, e.g. 150018.
+    int server_version() const noexcept { return impl_ ? impl_->server_version() : 0; }
+
+private:
+    explicit connection(std::shared_ptr<detail::connection_impl> impl) : impl_(std::move(impl)) {}
+
+    template <class T>
+    static boost::asio::awaitable<T> query_one_impl(std::shared_ptr<detail::connection_impl> impl,
+                                                    std::shared_ptr<detail::exec_op> op) {
+        co_return *(co_await detail::run_query_opt<T>(std::move(impl), std::move(op), true));
+    }
+
+    void reset() noexcept {
+        if (impl_) {
+            impl_->shutdown();
+            impl_.reset();
+        }
+    }
+
+    std::shared_ptr<detail::connection_impl> impl_;
+};
+
+}  // namespace pgcoro

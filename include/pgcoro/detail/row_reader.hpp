@@ -1,0 +1,141 @@
+// pgcoro/detail/row_reader.hpp — maps result rows onto scalars, tuples and structs.
+#pragma once
+
+#include <pgcoro/detail/params.hpp>
+#include <pgcoro/error.hpp>
+#include <pgcoro/types/oids.hpp>
+#include <pgcoro/types/traits.hpp>
+
+#include <boost/core/demangle.hpp>
+#include <boost/pfr.hpp>
+#include <libpq-fe.h>
+
+#include <optional>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+namespace pgcoro::detail {
+
+template <class T>
+struct is_tuple : std::false_type {};
+template <class... Ts>
+struct is_tuple<std::tuple<Ts...>> : std::true_type {};
+
+template <class T>
+using value_type_of = typename std::conditional_t<is_optional<T>::value, T, std::optional<T>>::value_type;
+
+/// What a row type is: one column (a decodable scalar), a tuple, or an aggregate struct.
+template <class T>
+constexpr bool is_scalar_row = decodable<T>;
+template <class T>
+constexpr bool is_struct_row = !decodable<T> && !is_tuple<T>::value && std::is_aggregate_v<T> &&
+                               std::is_class_v<T>;
+
+template <class T>
+std::string cpp_type_name() {
+    if constexpr (is_optional<T>::value)
+        return "std::optional<" + cpp_type_name<typename T::value_type>() + ">";
+    else if constexpr (requires { type_traits<T>::cpp_name; })
+        return std::string(type_traits<T>::cpp_name);
+    else
+        return boost::core::demangle(typeid(T).name());
+}
+
+inline std::string describe_column(const PGresult* r, int col) {
+    const char* name = PQfname(r, col);
+    return "column " + std::to_string(col) + " \"" + (name ? name : "") + "\"";
+}
+
+/// Checks that column `col` can be read as T (an optional or not); throws pgcoro::error.
+template <class T>
+void check_column(const PGresult* r, int col) {
+    using V = value_type_of<T>;
+    oid_t type = PQftype(r, col);
+    if (PQfformat(r, col) != 1)
+        throw pgcoro::error(make_error_code(errc::protocol_error),
+                            describe_column(r, col) + " is not in the binary format");
+    if (!type_traits<V>::accepts(type))
+        throw pgcoro::error(make_error_code(errc::type_mismatch),
+                            describe_column(r, col) + " has PostgreSQL type " + type_name_of(type) +
+                                ", which cannot be read as " + cpp_type_name<T>());
+}
+
+/// Reads one field as T, which was checked by check_column<T>.
+template <class T>
+T read_field(const PGresult* r, int row, int col) {
+    using V = value_type_of<T>;
+    if (PQgetisnull(r, row, col)) {
+        if constexpr (is_optional<T>::value) {
+            return T{};
+        } else {
+            throw pgcoro::error(make_error_code(errc::unexpected_null),
+                                describe_column(r, col) + " of row " + std::to_string(row) +
+                                    " is NULL; read it as std::optional<" + cpp_type_name<T>() +
+                                    "> to allow NULL");
+        }
+    }
+    const char* data = PQgetvalue(r, row, col);
+    int len = PQgetlength(r, row, col);
+    try {
+        return T(type_traits<V>::decode(PQftype(r, col),
+                                        std::string_view(data, static_cast<std::size_t>(len))));
+    } catch (const value_error& e) {
+        throw pgcoro::error(make_error_code(errc::decode_error),
+                            describe_column(r, col) + " of row " + std::to_string(row) + " (" +
+                                type_name_of(PQftype(r, col)) + " as " + cpp_type_name<T>() +
+                                "): " + e.what());
+    }
+}
+
+template <class T>
+constexpr int row_width() {
+    if constexpr (is_scalar_row<T>) return 1;
+    else if constexpr (is_tuple<T>::value) return static_cast<int>(std::tuple_size_v<T>);
+    else return static_cast<int>(boost::pfr::tuple_size_v<T>);
+}
+
+template <class T>
+void check_row_type(const PGresult* r) {
+    static_assert(is_scalar_row<T> || is_tuple<T>::value || is_struct_row<T>,
+                  "pgcoro: a row type is a decodable scalar, a std::tuple or an aggregate struct");
+    constexpr int want = row_width<T>();
+    int have = PQnfields(r);
+    if (have != want)
+        throw pgcoro::error(make_error_code(errc::column_count_mismatch),
+                            "the result has " + std::to_string(have) + " column(s) but " +
+                                cpp_type_name<T>() + " takes " + std::to_string(want));
+    if constexpr (is_scalar_row<T>) {
+        check_column<T>(r, 0);
+    } else if constexpr (is_tuple<T>::value) {
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
+            (check_column<std::tuple_element_t<I, T>>(r, static_cast<int>(I)), ...);
+        }(std::make_index_sequence<std::tuple_size_v<T>>{});
+    } else {
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
+            (check_column<boost::pfr::tuple_element_t<I, T>>(r, static_cast<int>(I)), ...);
+        }(std::make_index_sequence<boost::pfr::tuple_size_v<T>>{});
+    }
+}
+
+template <class T>
+T read_row(const PGresult* r, int row) {
+    if constexpr (is_scalar_row<T>) {
+        return read_field<T>(r, row, 0);
+    } else if constexpr (is_tuple<T>::value) {
+        return [&]<std::size_t... I>(std::index_sequence<I...>) {
+            return T{read_field<std::tuple_element_t<I, T>>(r, row, static_cast<int>(I))...};
+        }(std::make_index_sequence<std::tuple_size_v<T>>{});
+    } else {
+        T out{};
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
+            ((boost::pfr::get<I>(out) =
+                  read_field<boost::pfr::tuple_element_t<I, T>>(r, row, static_cast<int>(I))),
+             ...);
+        }(std::make_index_sequence<boost::pfr::tuple_size_v<T>>{});
+        return out;
+    }
+}
+
+}  // namespace pgcoro::detail

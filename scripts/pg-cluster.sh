@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# A throwaway PostgreSQL cluster for development and tests.
+#
+#   scripts/pg-cluster.sh start STATE_DIR   start a cluster; prints its superuser URL
+#   scripts/pg-cluster.sh stop  STATE_DIR   stop it and delete its data
+#   scripts/pg-cluster.sh url   STATE_DIR   print the superuser URL of a running cluster
+#
+# The data lives in a fresh temp dir, the server listens on 127.0.0.1 only, on a free
+# port, with fsync off. Two roles log in over TCP with SCRAM-SHA-256 passwords:
+#   pgcoro      superuser          (STATE_DIR/url)
+#   pgcoro_app  no superuser, no BYPASSRLS, owns database pgcoro_app (STATE_DIR/app_url)
+# The passwords are random per cluster. As root, the server runs as the `postgres` user.
+set -euo pipefail
+
+cmd=${1:-}; state=${2:-}
+if [ -z "$cmd" ] || [ -z "$state" ]; then
+  echo "usage: $0 start|stop|url STATE_DIR" >&2; exit 2
+fi
+
+pg_bin=${PGCORO_PG_BIN:-}
+if [ -z "$pg_bin" ]; then
+  for v in 17 16 15 14; do
+    if [ -x "/usr/lib/postgresql/$v/bin/initdb" ]; then pg_bin=/usr/lib/postgresql/$v/bin; break; fi
+  done
+fi
+[ -n "$pg_bin" ] && [ -x "$pg_bin/initdb" ] || { echo "pg-cluster: no PostgreSQL server binaries found (set PGCORO_PG_BIN)" >&2; exit 1; }
+
+as_owner() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+port_free() {
+  # Free when nothing accepts a TCP connection on it.
+  ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+case "$cmd" in
+start)
+  mkdir -p "$state"
+  state=$(cd "$state" && pwd)
+  if [ -f "$state/url" ] && [ -f "$state/datadir" ] && as_owner "$pg_bin/pg_ctl" -D "$(cat "$state/datadir")" status >/dev/null 2>&1; then
+    cat "$state/url"; exit 0
+  fi
+  dir=$(mktemp -d /tmp/pgcoro-cluster.XXXXXX)
+  chmod 700 "$dir"
+  [ "$(id -u)" -eq 0 ] && chown postgres: "$dir"
+  pw=$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  app_pw=$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  printf '%s\n' "$pw" > "$dir/pwfile"
+  [ "$(id -u)" -eq 0 ] && chown postgres: "$dir/pwfile"
+  as_owner "$pg_bin/initdb" -D "$dir/data" -U pgcoro --pwfile="$dir/pwfile" \
+    --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
+    || { cat "$dir/initdb.log" >&2; exit 1; }
+  rm -f "$dir/pwfile"
+  cat >>"$dir/data/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$dir'
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+max_connections = 300
+shared_buffers = 128MB
+log_min_messages = warning
+CONF
+  port=""
+  for _ in $(seq 1 50); do
+    p=$(( 20000 + RANDOM % 30000 ))
+    if port_free "$p"; then
+      if as_owner "$pg_bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -o "-p $p" -w -t 30 start >/dev/null 2>&1; then
+        port=$p; break
+      fi
+    fi
+  done
+  [ -n "$port" ] || { echo "pg-cluster: could not start the server" >&2; cat "$dir/server.log" >&2 || true; exit 1; }
+  as_owner "$pg_bin/psql" -h "$dir" -p "$port" -U pgcoro -d postgres -v ON_ERROR_STOP=1 -q >/dev/null <<SQL
+create role pgcoro_app login password '$app_pw' nosuperuser nobypassrls;
+create database pgcoro_app owner pgcoro_app;
+SQL
+  echo "$dir" > "$state/datadir"
+  echo "$port" > "$state/port"
+  echo "postgresql://pgcoro:$pw@127.0.0.1:$port/postgres" > "$state/url"
+  echo "postgresql://pgcoro_app:$app_pw@127.0.0.1:$port/pgcoro_app" > "$state/app_url"
+  echo "$pg_bin" > "$state/pg_bin"
+  chmod 600 "$state/url" "$state/app_url"
+  cat "$state/url"
+  ;;
+stop)
+  [ -f "$state/datadir" ] || exit 0
+  dir=$(cat "$state/datadir")
+  as_owner "$pg_bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
+  rm -rf "$dir"
+  rm -f "$state/datadir" "$state/port" "$state/url" "$state/app_url" "$state/pg_bin"
+  ;;
+url)
+  cat "$state/url"
+  ;;
+*)
+  echo "usage: $0 start|stop|url STATE_DIR" >&2; exit 2 ;;
+esac
