@@ -41,6 +41,7 @@ inline boost::asio::awaitable<pgresult_ptr> run_op(std::shared_ptr<connection_im
                                                    std::shared_ptr<exec_op> op) {
     if (!impl)
         throw pgcoro::error(make_error_code(errc::connection_closed), "the connection was moved from");
+    if (op->encode_failure) std::rethrow_exception(op->encode_failure);
     auto [ec, out] = co_await impl->async_exec(std::move(op),
                                                boost::asio::as_tuple(boost::asio::use_awaitable));
     if (ec) throw pgcoro::error(ec, std::move(out.diag));
@@ -84,9 +85,17 @@ boost::asio::awaitable<std::optional<T>> run_query_opt(std::shared_ptr<connectio
     co_return read_row<T>(raw, 0);
 }
 
+/// Encodes the parameters now (the caller's objects may be gone when the statement is
+/// sent); an encoding error is kept and thrown when the operation is awaited.
 template <class... Args>
 std::shared_ptr<exec_op> make_op(std::string_view sql, const Args&... args) {
-    return std::make_shared<exec_op>(std::string(sql), encode_params(args...));
+    try {
+        return std::make_shared<exec_op>(std::string(sql), encode_params(args...));
+    } catch (const pgcoro::error&) {
+        auto op = std::make_shared<exec_op>(std::string(sql), encoded_params{});
+        op->encode_failure = std::current_exception();
+        return op;
+    }
 }
 
 }  // namespace detail

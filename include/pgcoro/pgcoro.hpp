@@ -6,4 +6,5 @@
 #include <pgcoro/error.hpp>
 #include <pgcoro/result.hpp>
 #include <pgcoro/types.hpp>
+#include <pgcoro/uuid.hpp>
 #include <pgcoro/version.hpp>

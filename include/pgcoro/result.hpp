@@ -64,7 +64,12 @@ public:
         detail::check_row_type<T>(res_.get());
         int n = rows();
         out.reserve(static_cast<std::size_t>(n));
-        for (int r = 0; r < n; ++r) out.push_back(detail::read_row<T>(res_.get(), r));
+        detail::column_types<T> types(res_.get());
+        if constexpr (std::is_default_constructible_v<T>) {
+            for (int r = 0; r < n; ++r) detail::read_row_into(res_.get(), r, types, out.emplace_back());
+        } else {
+            for (int r = 0; r < n; ++r) out.push_back(detail::read_row<T>(res_.get(), r, types));
+        }
         return out;
     }
 

@@ -4,6 +4,7 @@
 #include <pgcoro/detail/pq.hpp>
 
 #include <cmath>
+#include <random>
 #include <limits>
 
 using namespace pgcoro;
@@ -104,4 +105,129 @@ TEST_CASE("parameters are encoded eagerly with their types and NULLs", "[params]
     CHECK(v[4] == nullptr);
     CHECK(v[5] == nullptr);
     CHECK(p.formats == std::vector<int>(8, 1));
+}
+
+namespace {
+
+/// Feeds decode every prefix of a valid encoding and thousands of seeded mutations of it:
+/// each must decode or throw value_error, nothing else (and, under ASan/UBSan, no UB).
+template <class T>
+void hammer(const std::string& valid, oid_t oid) {
+    INFO(detail::cpp_type_name<T>() << " from " << type_name_of(oid));
+    auto attempt = [&](const std::string& bytes) {
+        try {
+            (void)type_traits<T>::decode(oid, bytes);
+        } catch (const value_error&) {
+        }
+    };
+    attempt(valid);
+    for (std::size_t n = 0; n < valid.size(); ++n) attempt(valid.substr(0, n));
+    std::mt19937 rng(20261121);
+    for (int i = 0; i < 3000; ++i) {
+        std::string m = valid;
+        int edits = 1 + static_cast<int>(rng() % 4);
+        for (int e = 0; e < edits && !m.empty(); ++e) {
+            std::size_t at = rng() % m.size();
+            switch (rng() % 4) {
+            case 0: m[at] = static_cast<char>(rng()); break;
+            case 1: m[at] = static_cast<char>(0xFF); break;
+            case 2: m.erase(at, 1 + rng() % 4); break;
+            default: m.insert(at, 1, static_cast<char>(rng())); break;
+            }
+        }
+        attempt(m);
+    }
+}
+
+template <class T>
+std::string encoded(const T& v) {
+    std::string out;
+    type_traits<T>::encode(v, out);
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("every decoder survives malformed binary input", "[types][malformed]") {
+    using namespace std::chrono;
+    hammer<bool>(encoded(true), oids::bool_);
+    hammer<std::int64_t>(encoded<std::int64_t>(-3), oids::int8);
+    hammer<std::int64_t>(encoded<std::int32_t>(-3), oids::int4);
+    hammer<double>(encoded(1.5), oids::float8);
+    hammer<numeric>(encoded(numeric("-12345678.000123")), oids::numeric);
+    hammer<numeric>(encoded(numeric(std::string(300, '9') + ".5")), oids::numeric);
+    hammer<std::string>(encoded(std::string("\x01{\"a\":1}")), oids::jsonb);
+    hammer<std::vector<std::byte>>(std::string("\0\1\2", 3), oids::bytea);
+    hammer<boost::uuids::uuid>(encoded(new_uuid()), oids::uuid);
+    hammer<std::chrono::sys_days>(encoded(sys_days(year(2001) / 2 / 3)), oids::date);
+    hammer<timestamptz>(encoded(timestamptz(microseconds(123456789))), oids::timestamptz);
+    hammer<timestamp>(encoded(timestamp(microseconds(-5))), oids::timestamp);
+    hammer<time_of_day>(encoded(time_of_day(microseconds(1000))), oids::time);
+    hammer<interval>(encoded(interval{1, 2, 3}), oids::interval);
+    hammer<inet>(encoded(inet{boost::asio::ip::make_address("10.1.2.3"), 8, false}), oids::inet);
+    hammer<inet>(encoded(inet{boost::asio::ip::make_address("2001:db8::1"), 64, false}), oids::inet);
+    std::vector<std::optional<std::int32_t>> arr{1, std::nullopt, 3};
+    hammer<std::vector<std::optional<std::int32_t>>>(encoded(arr), 1007);
+    hammer<std::vector<std::int32_t>>(encoded(arr), 1007);
+    std::vector<std::string> words{"ab", "", "c"};
+    hammer<std::vector<std::string>>(encoded(words), 1009);
+    std::vector<numeric> nums{numeric("1.5"), numeric("NaN")};
+    hammer<std::vector<numeric>>(encoded(nums), 1231);
+}
+
+TEST_CASE("crafted hostile values are errors, not crashes", "[types][malformed]") {
+    auto be32 = [](std::int32_t v) { std::string s; detail::write_be(s, v); return s; };
+    auto be16 = [](std::int16_t v) { std::string s; detail::write_be(s, v); return s; };
+    using ints = std::vector<std::int32_t>;
+    // An array claiming two billion elements with no data.
+    std::string huge = be32(1) + be32(0) + be32(23) + be32(0x7FFFFFFF) + be32(1);
+    CHECK_THROWS_AS(type_traits<ints>::decode(1007, huge), value_error);
+    // Negative element count, negative element length, length past the end.
+    CHECK_THROWS_AS(type_traits<ints>::decode(1007, be32(1) + be32(0) + be32(23) + be32(-1) + be32(1)), value_error);
+    CHECK_THROWS_AS(type_traits<ints>::decode(1007, be32(1) + be32(0) + be32(23) + be32(1) + be32(1) + be32(-7)), value_error);
+    CHECK_THROWS_AS(type_traits<ints>::decode(1007, be32(1) + be32(0) + be32(23) + be32(1) + be32(1) + be32(400) + "abcd"), value_error);
+    // Wrong element type in the data.
+    CHECK_THROWS_AS(type_traits<ints>::decode(1007, be32(1) + be32(0) + be32(25) + be32(1) + be32(1) + be32(1) + "x"), value_error);
+    // Three dimensions; negative dimensions; bad flags.
+    CHECK_THROWS_AS(type_traits<ints>::decode(1007, be32(3) + be32(0) + be32(23)), value_error);
+    CHECK_THROWS_AS(type_traits<ints>::decode(1007, be32(-1) + be32(0) + be32(23)), value_error);
+    CHECK_THROWS_AS(type_traits<ints>::decode(1007, be32(1) + be32(9) + be32(23)), value_error);
+    // numeric: digit out of range, bad sign, extreme weight and scale (valid, bounded).
+    CHECK_THROWS_AS(type_traits<numeric>::decode(oids::numeric, be16(1) + be16(0) + be16(0) + be16(0) + be16(10000)), value_error);
+    CHECK_THROWS_AS(type_traits<numeric>::decode(oids::numeric, be16(0) + be16(0) + be16(0x1234) + be16(0)), value_error);
+    auto wide = type_traits<numeric>::decode(oids::numeric, be16(1) + be16(0x7FFF) + be16(0) + be16(0x3FFF) + be16(1));
+    CHECK(wide.to_string().size() == 1 + 0x7FFF * 4 + 1 + 0x3FFF);
+    auto tiny = type_traits<numeric>::decode(oids::numeric, be16(1) + be16(-0x8000) + be16(0) + be16(0) + be16(1));
+    CHECK(tiny.to_string() == "0");
+    CHECK_THROWS_AS(type_traits<numeric>::decode(oids::numeric, be16(-1) + be16(0) + be16(0) + be16(0)), value_error);
+    // Timestamps at the int64 edge that are not the infinities.
+    std::string near_max;
+    detail::write_be<std::int64_t>(near_max, std::numeric_limits<std::int64_t>::max() - 1);
+    CHECK_THROWS_AS(type_traits<timestamptz>::decode(oids::timestamptz, near_max), value_error);
+    std::string near_min;
+    detail::write_be<std::int64_t>(near_min, std::numeric_limits<std::int64_t>::min() + 1);
+    CHECK(type_traits<timestamptz>::decode(oids::timestamptz, near_min) < timestamptz{});
+    // inet with a bad family or prefix.
+    CHECK_THROWS_AS(type_traits<inet>::decode(oids::inet, std::string("\x07\x20\x00\x04\x01\x02\x03\x04", 8)), value_error);
+    CHECK_THROWS_AS(type_traits<inet>::decode(oids::inet, std::string("\x02\x21\x00\x04\x01\x02\x03\x04", 8)), value_error);
+    // jsonb with an unknown version.
+    CHECK_THROWS_AS(type_traits<std::string>::decode(oids::jsonb, std::string("\x02{}", 3)), value_error);
+}
+
+TEST_CASE("UUIDv7 is time-ordered and unique", "[uuid]") {
+    std::vector<boost::uuids::uuid> ids;
+    for (int i = 0; i < 20000; ++i) ids.push_back(new_uuid_v7());
+    for (std::size_t i = 1; i < ids.size(); ++i) REQUIRE(ids[i - 1] < ids[i]);
+    for (const auto& u : ids) {
+        REQUIRE((u.data[6] >> 4) == 7);
+        REQUIRE((u.data[8] & 0xC0) == 0x80);
+    }
+    auto ms_now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch()).count();
+    std::uint64_t ms = 0;
+    for (int i = 0; i < 6; ++i) ms = (ms << 8) | ids.back().data[i];
+    CHECK(static_cast<long long>(ms) <= ms_now + 50);
+    CHECK(static_cast<long long>(ms) > ms_now - 60000);
+    CHECK(new_uuid() != new_uuid());
+    CHECK((new_uuid().data[6] >> 4) == 4);
 }

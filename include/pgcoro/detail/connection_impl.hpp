@@ -27,6 +27,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <exception>
 #include <functional>
 #include <list>
 #include <memory>
@@ -48,6 +49,7 @@ struct exec_op {
 
     std::string sql;
     encoded_params params;
+    std::exception_ptr encode_failure;  // set instead of params when encoding failed
     // Empty for internal ops. Never move-assigned: Boost 1.81's any_completion_handler
     // move assignment recurses without end (it constructs from an lvalue of itself), so
     // it is emplaced, move-constructed out and reset.

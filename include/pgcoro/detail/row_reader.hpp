@@ -6,10 +6,12 @@
 #include <pgcoro/types/oids.hpp>
 #include <pgcoro/types/traits.hpp>
 
+#include <boost/config.hpp>
 #include <boost/core/demangle.hpp>
 #include <boost/pfr.hpp>
 #include <libpq-fe.h>
 
+#include <array>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -62,31 +64,55 @@ void check_column(const PGresult* r, int col) {
                                 ", which cannot be read as " + cpp_type_name<T>());
 }
 
-/// Reads one field as T, which was checked by check_column<T>.
 template <class T>
-T read_field(const PGresult* r, int row, int col) {
+[[noreturn]] BOOST_NOINLINE void throw_unexpected_null(const PGresult* r, int row, int col) {
+    throw pgcoro::error(make_error_code(errc::unexpected_null),
+                        describe_column(r, col) + " of row " + std::to_string(row) +
+                            " is NULL; read it as std::optional<" + cpp_type_name<T>() + "> to allow NULL");
+}
+
+template <class T>
+[[noreturn]] BOOST_NOINLINE void throw_decode_error(const PGresult* r, int row, int col, oid_t type,
+                                                    const value_error& e) {
+    throw pgcoro::error(make_error_code(errc::decode_error),
+                        describe_column(r, col) + " of row " + std::to_string(row) + " (" + type_name_of(type) +
+                            " as " + cpp_type_name<T>() + "): " + e.what());
+}
+
+/// Reads one field into `out` (a T checked by check_column<T>); `type` is the column's
+/// OID. libpq reports length 0 for NULL, so PQgetisnull is asked only when the length is
+/// 0: two libpq calls for most fields. The length is always checked by the decoder: a
+/// malformed value from the server is an error, never an out-of-bounds read.
+template <class T>
+BOOST_FORCEINLINE void read_field_into(const PGresult* r, int row, int col, oid_t type, T& out) {
     using V = value_type_of<T>;
-    if (PQgetisnull(r, row, col)) {
+    int len = PQgetlength(r, row, col);
+    if (len == 0 && PQgetisnull(r, row, col)) {
         if constexpr (is_optional<T>::value) {
-            return T{};
+            out.reset();
+            return;
         } else {
-            throw pgcoro::error(make_error_code(errc::unexpected_null),
-                                describe_column(r, col) + " of row " + std::to_string(row) +
-                                    " is NULL; read it as std::optional<" + cpp_type_name<T>() +
-                                    "> to allow NULL");
+            throw_unexpected_null<T>(r, row, col);
         }
     }
     const char* data = PQgetvalue(r, row, col);
-    int len = PQgetlength(r, row, col);
     try {
-        return T(type_traits<V>::decode(PQftype(r, col),
-                                        std::string_view(data, static_cast<std::size_t>(len))));
+        out = type_traits<V>::decode(type, std::string_view(data, static_cast<std::size_t>(len)));
     } catch (const value_error& e) {
-        throw pgcoro::error(make_error_code(errc::decode_error),
-                            describe_column(r, col) + " of row " + std::to_string(row) + " (" +
-                                type_name_of(PQftype(r, col)) + " as " + cpp_type_name<T>() +
-                                "): " + e.what());
+        throw_decode_error<T>(r, row, col, type, e);
     }
+}
+
+template <class T>
+T read_field(const PGresult* r, int row, int col, oid_t type) {
+    T out{};
+    read_field_into(r, row, col, type, out);
+    return out;
+}
+
+template <class T>
+T read_field(const PGresult* r, int row, int col) {
+    return read_field<T>(r, row, col, PQftype(r, col));
 }
 
 template <class T>
@@ -119,23 +145,49 @@ void check_row_type(const PGresult* r) {
     }
 }
 
+/// The OIDs of a result's columns, looked up once (a row type has at most a few dozen).
 template <class T>
-T read_row(const PGresult* r, int row) {
+struct column_types {
+    std::array<oid_t, static_cast<std::size_t>(row_width<T>())> oid{};
+    explicit column_types(const PGresult* r) {
+        for (std::size_t i = 0; i < oid.size(); ++i) oid[i] = PQftype(r, static_cast<int>(i));
+    }
+};
+
+/// Reads a row into an existing object (tuples and structs are filled in place).
+template <class T>
+BOOST_FORCEINLINE void read_row_into(const PGresult* r, int row, const column_types<T>& ct, T& out) {
     if constexpr (is_scalar_row<T>) {
-        return read_field<T>(r, row, 0);
+        read_field_into(r, row, 0, ct.oid[0], out);
+    } else if constexpr (is_tuple<T>::value) {
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
+            (read_field_into(r, row, static_cast<int>(I), ct.oid[I], std::get<I>(out)), ...);
+        }(std::make_index_sequence<std::tuple_size_v<T>>{});
+    } else {
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
+            (read_field_into(r, row, static_cast<int>(I), ct.oid[I], boost::pfr::get<I>(out)), ...);
+        }(std::make_index_sequence<boost::pfr::tuple_size_v<T>>{});
+    }
+}
+
+template <class T>
+T read_row(const PGresult* r, int row, const column_types<T>& ct) {
+    if constexpr (is_scalar_row<T>) {
+        return read_field<T>(r, row, 0, ct.oid[0]);
     } else if constexpr (is_tuple<T>::value) {
         return [&]<std::size_t... I>(std::index_sequence<I...>) {
-            return T{read_field<std::tuple_element_t<I, T>>(r, row, static_cast<int>(I))...};
+            return T{read_field<std::tuple_element_t<I, T>>(r, row, static_cast<int>(I), ct.oid[I])...};
         }(std::make_index_sequence<std::tuple_size_v<T>>{});
     } else {
         T out{};
-        [&]<std::size_t... I>(std::index_sequence<I...>) {
-            ((boost::pfr::get<I>(out) =
-                  read_field<boost::pfr::tuple_element_t<I, T>>(r, row, static_cast<int>(I))),
-             ...);
-        }(std::make_index_sequence<boost::pfr::tuple_size_v<T>>{});
+        read_row_into(r, row, ct, out);
         return out;
     }
+}
+
+template <class T>
+T read_row(const PGresult* r, int row) {
+    return read_row<T>(r, row, column_types<T>(r));
 }
 
 }  // namespace pgcoro::detail

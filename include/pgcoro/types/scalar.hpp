@@ -13,6 +13,7 @@ template <>
 struct type_traits<bool> {
     static constexpr std::string_view cpp_name = "bool";
     static constexpr oid_t param_oid = oids::bool_;
+    static constexpr oid_t array_oid = 1000;
     static bool accepts(oid_t o) noexcept { return o == oids::bool_; }
     static void encode(bool v, std::string& out) { out.push_back(v ? '\1' : '\0'); }
     static bool decode(oid_t, std::string_view b) {
@@ -29,6 +30,7 @@ namespace detail {
 template <class T, oid_t Own>
 struct integer_traits {
     static constexpr oid_t param_oid = Own;
+    static constexpr oid_t array_oid = Own == oids::int2 ? 1005 : Own == oids::int4 ? 1007 : 1016;
     static bool accepts(oid_t o) noexcept {
         switch (o) {
         case oids::int2: return true;
@@ -76,6 +78,7 @@ template <>
 struct type_traits<float> {
     static constexpr std::string_view cpp_name = "float";
     static constexpr oid_t param_oid = oids::float4;
+    static constexpr oid_t array_oid = 1021;
     static bool accepts(oid_t o) noexcept { return o == oids::float4; }
     static void encode(float v, std::string& out) { detail::write_be<float>(out, v); }
     static float decode(oid_t, std::string_view b) {
@@ -89,6 +92,7 @@ template <>
 struct type_traits<double> {
     static constexpr std::string_view cpp_name = "double";
     static constexpr oid_t param_oid = oids::float8;
+    static constexpr oid_t array_oid = 1022;
     static bool accepts(oid_t o) noexcept { return o == oids::float8 || o == oids::float4; }
     static void encode(double v, std::string& out) { detail::write_be<double>(out, v); }
     static double decode(oid_t o, std::string_view b) {

@@ -1,0 +1,79 @@
+// pgcoro/types/inet.hpp — inet and cidr as an address with a prefix length.
+#pragma once
+
+#include <pgcoro/types/traits.hpp>
+
+#include <boost/asio/ip/address.hpp>
+
+#include <cstdint>
+#include <string>
+
+namespace pgcoro {
+
+/// An inet or cidr value: an IPv4/IPv6 address and its netmask length. Sent as inet.
+struct inet {
+    boost::asio::ip::address address;
+    std::uint8_t prefix_length = 32;  ///< 32 (IPv4) / 128 (IPv6) for a single host
+    bool is_cidr = false;             ///< read from a cidr column
+
+    /// "192.168.0.1", "10.0.0.0/8" (prefix shown when not a single host).
+    std::string to_string() const {
+        std::string s = address.to_string();
+        unsigned full = address.is_v4() ? 32 : 128;
+        if (prefix_length != full || is_cidr) s += "/" + std::to_string(prefix_length);
+        return s;
+    }
+    friend bool operator==(const inet& a, const inet& b) {
+        return a.address == b.address && a.prefix_length == b.prefix_length;
+    }
+};
+
+template <>
+struct type_traits<inet> {
+    static constexpr std::string_view cpp_name = "pgcoro::inet";
+    static constexpr oid_t param_oid = oids::inet;
+    static constexpr oid_t array_oid = 1041;
+    static constexpr char af_inet = 2, af_inet6 = 3;  // PGSQL_AF_INET, PGSQL_AF_INET6
+    static bool accepts(oid_t o) noexcept { return o == oids::inet || o == oids::cidr; }
+    static void encode(const inet& v, std::string& out) {
+        unsigned full = v.address.is_v4() ? 32 : 128;
+        if (v.prefix_length > full) throw value_error("inet: prefix length above " + std::to_string(full));
+        out.push_back(v.address.is_v4() ? af_inet : af_inet6);
+        out.push_back(static_cast<char>(v.prefix_length));
+        out.push_back(v.is_cidr ? 1 : 0);
+        if (v.address.is_v4()) {
+            auto b = v.address.to_v4().to_bytes();
+            out.push_back(4);
+            out.append(reinterpret_cast<const char*>(b.data()), b.size());
+        } else {
+            auto b = v.address.to_v6().to_bytes();
+            out.push_back(16);
+            out.append(reinterpret_cast<const char*>(b.data()), b.size());
+        }
+    }
+    static inet decode(oid_t o, std::string_view b) {
+        if (b.size() < 4) throw value_error("inet: header truncated");
+        char family = b[0];
+        auto bits = static_cast<std::uint8_t>(b[1]);
+        auto nb = static_cast<std::uint8_t>(b[3]);
+        inet v;
+        v.is_cidr = o == oids::cidr || b[2] != 0;
+        v.prefix_length = bits;
+        if (family == af_inet) {
+            if (nb != 4 || b.size() != 8 || bits > 32) throw value_error("inet: malformed IPv4 value");
+            boost::asio::ip::address_v4::bytes_type a;
+            for (int i = 0; i < 4; ++i) a[static_cast<std::size_t>(i)] = static_cast<unsigned char>(b[4 + static_cast<std::size_t>(i)]);
+            v.address = boost::asio::ip::address_v4(a);
+        } else if (family == af_inet6) {
+            if (nb != 16 || b.size() != 20 || bits > 128) throw value_error("inet: malformed IPv6 value");
+            boost::asio::ip::address_v6::bytes_type a;
+            for (int i = 0; i < 16; ++i) a[static_cast<std::size_t>(i)] = static_cast<unsigned char>(b[4 + static_cast<std::size_t>(i)]);
+            v.address = boost::asio::ip::address_v6(a);
+        } else {
+            throw value_error("inet: unknown address family");
+        }
+        return v;
+    }
+};
+
+}  // namespace pgcoro
