@@ -4,6 +4,8 @@
 #   scripts/pg-cluster.sh start STATE_DIR   start a cluster; prints its superuser URL
 #   scripts/pg-cluster.sh stop  STATE_DIR   stop it and delete its data
 #   scripts/pg-cluster.sh url   STATE_DIR   print the superuser URL of a running cluster
+#   scripts/pg-cluster.sh halt  STATE_DIR   stop the server, keep its data and port
+#   scripts/pg-cluster.sh resume STATE_DIR  start a halted server again (same port)
 #
 # The data lives in a fresh temp dir, the server listens on 127.0.0.1 only, on a free
 # port, with fsync off. Two roles log in over TCP with SCRAM-SHA-256 passwords:
@@ -14,7 +16,7 @@ set -euo pipefail
 
 cmd=${1:-}; state=${2:-}
 if [ -z "$cmd" ] || [ -z "$state" ]; then
-  echo "usage: $0 start|stop|url STATE_DIR" >&2; exit 2
+  echo "usage: $0 start|stop|url|halt|resume STATE_DIR" >&2; exit 2
 fi
 
 pg_bin=${PGCORO_PG_BIN:-}
@@ -94,6 +96,14 @@ stop)
 url)
   cat "$state/url"
   ;;
+halt)
+  dir=$(cat "$state/datadir")
+  as_owner "$pg_bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+  ;;
+resume)
+  dir=$(cat "$state/datadir")
+  as_owner "$pg_bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -o "-p $(cat "$state/port")" -w -t 30 start >/dev/null
+  ;;
 *)
-  echo "usage: $0 start|stop|url STATE_DIR" >&2; exit 2 ;;
+  echo "usage: $0 start|stop|url|halt|resume STATE_DIR" >&2; exit 2 ;;
 esac

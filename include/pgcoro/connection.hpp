@@ -6,6 +6,7 @@
 #include <pgcoro/detail/params.hpp>
 #include <pgcoro/detail/row_reader.hpp>
 #include <pgcoro/error.hpp>
+#include <pgcoro/observer.hpp>
 #include <pgcoro/result.hpp>
 #include <pgcoro/types.hpp>
 
@@ -33,6 +34,8 @@ struct connect_options {
     /// Prepared statements kept per connection, keyed by SQL text and parameter types
     /// (least recently used ones are deallocated). 0: every statement is parsed anew.
     std::size_t statement_cache_size = 256;
+    /// Statement hooks (pgcoro/observer.hpp); none by default.
+    std::shared_ptr<pgcoro::observer> observer;
 };
 
 namespace detail {
@@ -42,10 +45,36 @@ inline boost::asio::awaitable<pgresult_ptr> run_op(std::shared_ptr<connection_im
     if (!impl)
         throw pgcoro::error(make_error_code(errc::connection_closed), "the connection was moved from");
     if (op->encode_failure) std::rethrow_exception(op->encode_failure);
-    auto [ec, out] = co_await impl->async_exec(std::move(op),
-                                               boost::asio::as_tuple(boost::asio::use_awaitable));
+    observer* obs = impl->get_observer().get();
+    if (!obs) {
+        auto [ec, out] = co_await impl->async_exec(std::move(op), boost::asio::as_tuple(boost::asio::use_awaitable));
+        if (ec) throw pgcoro::error(ec, std::move(out.diag));
+        co_return std::move(out.result);
+    }
+    // Observed: the op's SQL stays alive in `keep` for the event.
+    auto keep = op;
+    obs->on_statement_start(keep->sql, keep->params.count());
+    auto t0 = std::chrono::steady_clock::now();
+    auto [ec, out] = co_await impl->async_exec(std::move(op), boost::asio::as_tuple(boost::asio::use_awaitable));
+    statement_event ev;
+    ev.sql = keep->sql;
+    ev.parameter_count = keep->params.count();
+    ev.duration = std::chrono::steady_clock::now() - t0;
+    ev.error = ec;
+    ev.diagnostics = ec && out.diag.from_server() ? &out.diag : nullptr;
+    ev.backend_pid = impl->backend_pid();
+    if (!ec) ev.rows = affected_rows_of(out.result.get());
+    obs->on_statement_finish(ev);
     if (ec) throw pgcoro::error(ec, std::move(out.diag));
     co_return std::move(out.result);
+}
+
+inline boost::asio::awaitable<void> run_batch(std::shared_ptr<connection_impl> impl,
+                                              std::vector<std::shared_ptr<exec_op>> ops) {
+    if (!impl)
+        throw pgcoro::error(make_error_code(errc::connection_closed), "the connection was moved from");
+    auto [ec, diag] = co_await impl->async_exec_batch(std::move(ops), boost::asio::as_tuple(boost::asio::use_awaitable));
+    if (ec) throw pgcoro::error(ec, std::move(diag));
 }
 
 inline boost::asio::awaitable<std::uint64_t> run_execute(std::shared_ptr<connection_impl> impl,
@@ -87,6 +116,11 @@ boost::asio::awaitable<std::optional<T>> run_query_opt(std::shared_ptr<connectio
 
 /// Encodes the parameters now (the caller's objects may be gone when the statement is
 /// sent); an encoding error is kept and thrown when the operation is awaited.
+template <class T>
+boost::asio::awaitable<T> run_query_one(std::shared_ptr<connection_impl> impl, std::shared_ptr<exec_op> op) {
+    co_return *(co_await run_query_opt<T>(std::move(impl), std::move(op), true));
+}
+
 template <class... Args>
 std::shared_ptr<exec_op> make_op(std::string_view sql, const Args&... args) {
     try {
@@ -134,8 +168,9 @@ public:
     static boost::asio::awaitable<connection> connect(executor_type ex, std::string conninfo,
                                                       connect_options options = {}) {
         detail::pgconn_ptr c = co_await detail::connect_pq(ex, std::move(conninfo), options.connect_timeout);
-        co_return connection(std::make_shared<detail::connection_impl>(ex, std::move(c),
-                                                                      options.statement_cache_size));
+        auto impl = std::make_shared<detail::connection_impl>(ex, std::move(c), options.statement_cache_size,
+                                                              std::move(options.observer));
+        co_return connection(std::move(impl));
     }
 
     connection(connection&&) noexcept = default;
@@ -175,7 +210,7 @@ public:
     /// Like query, for exactly one row: errc::no_rows or errc::too_many_rows otherwise.
     template <class T, class... Args>
     boost::asio::awaitable<T> query_one(std::string_view sql, const Args&... args) {
-        return query_one_impl<T>(impl_, detail::make_op(sql, args...));
+        return detail::run_query_one<T>(impl_, detail::make_op(sql, args...));
     }
 
     /// Like query, for zero or one row: errc::too_many_rows for more.
@@ -188,6 +223,16 @@ public:
     template <class... Args>
     boost::asio::awaitable<result> query_result(std::string_view sql, const Args&... args) {
         return detail::run_result(impl_, detail::make_op(sql, args...));
+    }
+
+    /// Sends every statement at once (one round trip; the pipeline keeps their order),
+    /// waits for all, and throws the first error. Each runs in its own implicit
+    /// transaction unless a BEGIN is in force. Parameterless statements only.
+    boost::asio::awaitable<void> execute_batch(std::vector<std::string> statements) {
+        std::vector<std::shared_ptr<detail::exec_op>> ops;
+        ops.reserve(statements.size());
+        for (auto& s : statements) ops.push_back(std::make_shared<detail::exec_op>(std::move(s), detail::encoded_params{}));
+        return detail::run_batch(impl_, std::move(ops));
     }
 
     /// Waits for the statements in flight, then closes the connection. Operations started
@@ -210,15 +255,29 @@ public:
     int backend_pid() const noexcept { return impl_ ? impl_->backend_pid() : 0; }
     /// The server's version as an integer, e.g. 150018.
     int server_version() const noexcept { return impl_ ? impl_->server_version() : 0; }
+    /// PQTRANS_IDLE, PQTRANS_INTRANS or PQTRANS_INERROR as of the last completed statement
+    /// (PQTRANS_UNKNOWN when closed).
+    PGTransactionStatusType transaction_status() const noexcept {
+        return is_open() ? impl_->transaction_status() : PQTRANS_UNKNOWN;
+    }
+    /// Without a round trip: false when the server has closed this (idle) connection.
+    boost::asio::awaitable<bool> probe() {
+        if (!impl_) co_return false;
+        co_return co_await impl_->async_probe(boost::asio::use_awaitable);
+    }
+    /// True once a statement changed session state (its command tag was SET, RESET,
+    /// LISTEN, PREPARE, DECLARE, CREATE, BEGIN, ...) since clear_session_changed().
+    bool session_changed() const noexcept { return impl_ && impl_->session_changed(); }
+    void clear_session_changed() noexcept {
+        if (impl_) impl_->clear_session_changed();
+    }
+    /// For pgcoro's pool: the shared state behind this connection.
+    const std::shared_ptr<detail::connection_impl>& impl_for_pool() const noexcept { return impl_; }
+    /// Statements sent whose results have not all arrived yet.
+    std::size_t in_flight() const noexcept { return impl_ ? impl_->in_flight() : 0; }
 
 private:
     explicit connection(std::shared_ptr<detail::connection_impl> impl) : impl_(std::move(impl)) {}
-
-    template <class T>
-    static boost::asio::awaitable<T> query_one_impl(std::shared_ptr<detail::connection_impl> impl,
-                                                    std::shared_ptr<detail::exec_op> op) {
-        co_return *(co_await detail::run_query_opt<T>(std::move(impl), std::move(op), true));
-    }
 
     void reset() noexcept {
         if (impl_) {

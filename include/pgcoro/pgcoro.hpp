@@ -4,7 +4,12 @@
 #include <pgcoro/connection.hpp>
 #include <pgcoro/diagnostics.hpp>
 #include <pgcoro/error.hpp>
+#include <pgcoro/observer.hpp>
+#include <pgcoro/pool.hpp>
+#include <pgcoro/pool_config.hpp>
+#include <pgcoro/pooled_connection.hpp>
 #include <pgcoro/result.hpp>
+#include <pgcoro/transaction.hpp>
 #include <pgcoro/types.hpp>
 #include <pgcoro/uuid.hpp>
 #include <pgcoro/version.hpp>

@@ -30,16 +30,7 @@ public:
 
     /// Rows affected by INSERT/UPDATE/DELETE/MERGE, returned by SELECT, moved by COPY...;
     /// 0 for commands that report no count.
-    std::uint64_t affected_rows() const noexcept {
-        if (!res_) return 0;
-        std::string_view s = PQcmdTuples(res_.get());
-        std::uint64_t n = 0;
-        for (char c : s) {
-            if (c < '0' || c > '9') return 0;
-            n = n * 10 + static_cast<std::uint64_t>(c - '0');
-        }
-        return n;
-    }
+    std::uint64_t affected_rows() const noexcept { return detail::affected_rows_of(res_.get()); }
     /// The command tag, e.g. "INSERT 0 1" or "SELECT 3".
     std::string_view command_tag() const noexcept {
         return res_ ? std::string_view(PQcmdStatus(res_.get())) : std::string_view();

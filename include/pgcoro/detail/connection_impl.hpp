@@ -8,10 +8,12 @@
 #pragma once
 
 #include <pgcoro/detail/cancel.hpp>
+#include <pgcoro/detail/completion.hpp>
 #include <pgcoro/detail/params.hpp>
 #include <pgcoro/detail/pq.hpp>
 #include <pgcoro/diagnostics.hpp>
 #include <pgcoro/error.hpp>
+#include <pgcoro/observer.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
@@ -25,6 +27,7 @@
 #include <boost/asio/strand.hpp>
 
 #include <atomic>
+#include <poll.h>
 #include <cstdint>
 #include <deque>
 #include <exception>
@@ -125,8 +128,9 @@ public:
 
     /// Takes over a connected PGconn (on the caller's thread; nothing runs yet).
     connection_impl(const boost::asio::any_io_executor& ex, pgconn_ptr conn,
-                    std::size_t statement_cache_size)
-        : strand_(boost::asio::make_strand(ex)),
+                    std::size_t statement_cache_size, std::shared_ptr<observer> obs = nullptr)
+        : observer_(std::move(obs)),
+          strand_(boost::asio::make_strand(ex)),
           sock_(strand_),
           conn_(std::move(conn)),
           cache_(statement_cache_size),
@@ -135,6 +139,26 @@ public:
         PQsetNoticeReceiver(conn_.get(), &connection_impl::notice_receiver, this);
         canceller_ = canceller(conn_.get());
         sock_.assign(PQsocket(conn_.get()));
+        tx_status_.store(static_cast<int>(PQtransactionStatus(conn_.get())), std::memory_order_relaxed);
+    }
+
+    /// Checks, without a round trip, whether an idle connection is still usable: when the
+    /// server closed it (pg_terminate_backend, shutdown) its socket is readable, and
+    /// reading it finds the end. Completes with is_open(). (An idle connection is not
+    /// watched continuously: that would keep io_context::run() from ever returning.)
+    template <class Token>
+    auto async_probe(Token&& token) {
+        return boost::asio::async_initiate<Token, void(bool)>(
+            [self = shared_from_this()](auto handler) {
+                auto h = std::make_shared<boost::asio::any_completion_handler<void(bool)>>(std::move(handler));
+                boost::asio::post(self->strand_, [self, h] {
+                    self->probe_idle();
+                    bool open = self->is_open();
+                    boost::asio::any_completion_handler<void(bool)> hh(std::move(*h));
+                    self->post_to_handler_executor(std::move(hh), [open](auto& x) { std::move(x)(open); });
+                });
+            },
+            token);
     }
 
     ~connection_impl() { release_socket(); }
@@ -147,6 +171,17 @@ public:
     int server_version() const noexcept { return server_version_; }
     /// A snapshot: false once the connection was closed or found broken.
     bool is_open() const noexcept { return open_.load(std::memory_order_acquire); }
+    /// A snapshot of PQtransactionStatus as of the last completed statement.
+    PGTransactionStatusType transaction_status() const noexcept {
+        return static_cast<PGTransactionStatusType>(tx_status_.load(std::memory_order_acquire));
+    }
+    /// Statements sent and not yet completed by the server (cancelled ones included).
+    std::size_t in_flight() const noexcept { return in_flight_.load(std::memory_order_acquire); }
+    /// True once a statement changed session state (SET, LISTEN, PREPARE, DECLARE, CREATE,
+    /// ...) since the last clear_session_changed().
+    bool session_changed() const noexcept { return session_changed_.load(std::memory_order_acquire); }
+    void clear_session_changed() noexcept { session_changed_.store(false, std::memory_order_release); }
+    const std::shared_ptr<observer>& get_observer() const noexcept { return observer_; }
 
     /// Runs op; completes with (error_code, exec_outcome). Cancellable: on cancellation the
     /// op completes with operation_aborted at once, a cancel request goes to the server
@@ -165,6 +200,48 @@ public:
                 });
             },
             token, std::move(op));
+    }
+
+    /// Runs ops back to back in one round trip; completes when all have, with the first
+    /// error (and its diagnostics). Not cancellable: used for short internal work.
+    template <class Token>
+    auto async_exec_batch(std::vector<std::shared_ptr<exec_op>> ops, Token&& token) {
+        using sig = void(boost::system::error_code, diagnostics);
+        return boost::asio::async_initiate<Token, sig>(
+            [self = shared_from_this()](auto handler, std::vector<std::shared_ptr<exec_op>> ops) {
+                struct batch {
+                    std::size_t remaining = 0;
+                    boost::system::error_code ec;
+                    diagnostics diag;
+                    std::optional<boost::asio::any_completion_handler<sig>> handler;
+                };
+                auto b = std::make_shared<batch>();
+                b->remaining = ops.size();
+                b->handler.emplace(std::move(handler));
+                auto finish_batch = [self, b] {
+                    boost::asio::any_completion_handler<sig> h(std::move(*b->handler));
+                    b->handler.reset();
+                    self->post_to_handler_executor(std::move(h), [ec = b->ec, d = std::move(b->diag)](auto& h) mutable {
+                        std::move(h)(ec, std::move(d));
+                    });
+                };
+                // Each op's own completion runs on the strand (no associated executor), so
+                // the count needs no lock.
+                for (auto& op : ops) {
+                    op->handler.emplace([b, finish_batch](boost::system::error_code ec, exec_outcome out) {
+                        if (ec && !b->ec) {
+                            b->ec = ec;
+                            b->diag = std::move(out.diag);
+                        }
+                        if (--b->remaining == 0) finish_batch();
+                    });
+                }
+                boost::asio::post(self->strand_, [self, ops = std::move(ops), finish_batch]() mutable {
+                    if (ops.empty()) return finish_batch();
+                    for (auto& op : ops) self->start(std::move(op));
+                });
+            },
+            token, std::move(ops));
     }
 
     /// Graceful close: waits for the statements in flight, then says goodbye to the server.
@@ -229,6 +306,7 @@ private:
         }
         if (!send(*op)) return;  // send() broke the connection and failed everything
         inflight_.push_back(std::move(op));
+        in_flight_.store(inflight_.size(), std::memory_order_release);
         flush();
         arm_read();
     }
@@ -301,6 +379,14 @@ private:
         }
     }
 
+    void probe_idle() {
+        if (state_ != state::open || !inflight_.empty() || reading_) return;
+        pollfd p{PQsocket(conn_.get()), POLLIN, 0};
+        if (::poll(&p, 1, 0) <= 0) return;
+        if (!PQconsumeInput(conn_.get()) || PQstatus(conn_.get()) == CONNECTION_BAD)
+            break_connection(conn_error_message(conn_.get()));
+    }
+
     void arm_read() {
         if (reading_ || inflight_.empty() || (state_ != state::open && state_ != state::closing))
             return;
@@ -362,6 +448,8 @@ private:
             case PGRES_PIPELINE_SYNC: {
                 auto done = std::move(inflight_.front());
                 inflight_.pop_front();
+                tx_status_.store(static_cast<int>(PQtransactionStatus(c)), std::memory_order_release);
+                in_flight_.store(inflight_.size(), std::memory_order_release);
                 finish(*done);
                 break;
             }
@@ -395,10 +483,21 @@ private:
         }
     }
 
-    /// The user's own DEALLOCATE ALL / DISCARD ALL drop our prepared statements too.
+    /// Reads the command tag: the user's own DEALLOCATE ALL / DISCARD ALL drop our
+    /// prepared statements too, and some commands change the session for whoever uses
+    /// the connection next (a pool resets it then).
     void forget_dropped_statements(const PGresult* raw) {
         std::string_view tag = PQcmdStatus(const_cast<PGresult*>(raw));
         if (tag == "DEALLOCATE ALL" || tag == "DISCARD ALL") cache_.clear();
+        static constexpr std::string_view session_tags[] = {
+            "SET", "RESET", "LISTEN", "UNLISTEN", "PREPARE", "DECLARE CURSOR", "CREATE", "DEALLOCATE",
+            "DISCARD", "BEGIN", "START TRANSACTION", "LOCK", "LOAD", "SAVEPOINT"};
+        for (std::string_view t : session_tags) {
+            if (tag.starts_with(t)) {
+                session_changed_.store(true, std::memory_order_release);
+                break;
+            }
+        }
     }
 
     void record_error(exec_op& op, const PGresult* raw, bool in_prepare) {
@@ -446,29 +545,10 @@ private:
         });
     }
 
-    /// Runs fn(handler) on the handler's associated executor (the strand if none), never
-    /// inline, keeping that executor's context alive until it ran.
     template <class Handler, class Fn>
     void post_to_handler_executor(Handler h, Fn fn) {
-        auto ex = boost::asio::prefer(boost::asio::get_associated_executor(h, strand_),
-                                      boost::asio::execution::blocking.never,
-                                      boost::asio::execution::outstanding_work.tracked);
-        ex.execute(deferred_call<Handler, Fn>{std::move(h), std::move(fn)});
+        detail::post_to_handler_executor(std::move(h), strand_, std::move(fn));
     }
-
-    // Explicitly move-only: Boost 1.81's any_completion_handler has a constructor template
-    // that also takes a non-const lvalue of itself, so a lambda capturing one looks
-    // copyable, and copying it wraps the handler in itself without end.
-    template <class Handler, class Fn>
-    struct deferred_call {
-        Handler h;
-        Fn fn;
-        deferred_call(Handler hh, Fn f) : h(std::move(hh)), fn(std::move(f)) {}
-        deferred_call(deferred_call&&) = default;
-        deferred_call(const deferred_call&) = delete;
-        deferred_call& operator=(const deferred_call&) = delete;
-        void operator()() { fn(h); }
-    };
 
     void cancel(const std::shared_ptr<exec_op>& op) {
         if (op->completed) return;
@@ -497,6 +577,7 @@ private:
         broken_message_ = message.empty() ? "the connection to the server was lost" : message;
         auto ops = std::move(inflight_);
         inflight_.clear();
+        in_flight_.store(0, std::memory_order_release);
         for (auto& op : ops) {
             if (op->ec && op->diag.from_server() && op->statements_done > 0) {
                 // It had its answer (e.g. FATAL admin_shutdown) before the line went dead.
@@ -536,6 +617,7 @@ private:
         open_.store(false, std::memory_order_release);
         auto ops = std::move(inflight_);
         inflight_.clear();
+        in_flight_.store(0, std::memory_order_release);
         for (auto& op : ops) fail(*op, make_error_code(errc::connection_closed), "the connection was closed");
         release_socket();
         conn_.reset();
@@ -563,6 +645,7 @@ private:
         }
     }
 
+    std::shared_ptr<observer> observer_;  // immutable after construction
     strand_type strand_;
     boost::asio::posix::stream_descriptor sock_;
     pgconn_ptr conn_;
@@ -574,6 +657,9 @@ private:
     canceller canceller_;
     state state_ = state::open;
     std::atomic<bool> open_{true};
+    std::atomic<int> tx_status_{PQTRANS_IDLE};
+    std::atomic<std::size_t> in_flight_{0};
+    std::atomic<bool> session_changed_{false};
     std::string broken_message_;
     bool reading_ = false;
     bool writing_ = false;

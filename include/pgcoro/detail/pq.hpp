@@ -6,6 +6,7 @@
 #include <libpq-fe.h>
 
 #include <charconv>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -69,6 +70,18 @@ inline diagnostics diagnostics_from(const PGresult* r) {
     while (!d.message.empty() && (d.message.back() == '\n' || d.message.back() == ' '))
         d.message.pop_back();
     return d;
+}
+
+/// The row count of a command tag ("INSERT 0 5" -> 5); 0 when there is none.
+inline std::uint64_t affected_rows_of(const PGresult* r) noexcept {
+    if (!r) return 0;
+    std::string_view s = PQcmdTuples(const_cast<PGresult*>(r));
+    std::uint64_t n = 0;
+    for (char c : s) {
+        if (c < '0' || c > '9') return 0;
+        n = n * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    return n;
 }
 
 /// libpq's last error message for a connection, trailing newline removed.

@@ -1,0 +1,53 @@
+// pgcoro/detail/completion.hpp — completing type-erased handlers on their own executors.
+#pragma once
+
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/execution.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
+
+#include <utility>
+
+namespace pgcoro::detail {
+
+// Explicitly move-only: Boost 1.81's any_completion_handler has a constructor template
+// that also takes a non-const lvalue of itself, so a lambda capturing one looks copyable,
+// and copying it wraps the handler in itself without end.
+template <class Handler, class Fn>
+struct deferred_call {
+    Handler h;
+    Fn fn;
+    deferred_call(Handler hh, Fn f) : h(std::move(hh)), fn(std::move(f)) {}
+    deferred_call(deferred_call&&) = default;
+    deferred_call(const deferred_call&) = delete;
+    deferred_call& operator=(const deferred_call&) = delete;
+    void operator()() { fn(h); }
+};
+
+template <class Executor, class Call>
+struct hop {
+    Executor ex;
+    Call call;
+    hop(Executor e, Call c) : ex(std::move(e)), call(std::move(c)) {}
+    hop(hop&&) = default;
+    hop(const hop&) = delete;
+    hop& operator=(const hop&) = delete;
+    void operator()() { ex.execute(std::move(call)); }
+};
+
+/// Runs fn(handler) on the handler's associated executor (`strand` if it has none), never
+/// inside the caller, keeping that executor's context alive until it ran.
+///
+/// Boost 1.81's any_completion_executor has no blocking property, so asking it for
+/// blocking.never does nothing and execute() may run the handler inline, in the middle of
+/// the caller's bookkeeping. So: post to the strand's inner executor first (a fresh
+/// handler holding no lock), and hand over to the handler's executor from there.
+template <class Handler, class Strand, class Fn>
+void post_to_handler_executor(Handler h, const Strand& strand, Fn fn) {
+    auto ex = boost::asio::prefer(boost::asio::get_associated_executor(h, strand),
+                                  boost::asio::execution::outstanding_work.tracked);
+    boost::asio::post(strand.get_inner_executor(),
+                      hop<decltype(ex), deferred_call<Handler, Fn>>{ex, deferred_call<Handler, Fn>{std::move(h), std::move(fn)}});
+}
+
+}  // namespace pgcoro::detail

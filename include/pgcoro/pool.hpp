@@ -1,0 +1,213 @@
+// pgcoro/pool.hpp — a pool of connections, integrated with Asio.
+#pragma once
+
+#include <pgcoro/detail/pool_impl.hpp>
+#include <pgcoro/pool_config.hpp>
+#include <pgcoro/pooled_connection.hpp>
+#include <pgcoro/transaction.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <chrono>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <type_traits>
+
+namespace pgcoro {
+
+/// What ping() measured.
+struct ping_result {
+    std::chrono::microseconds latency{};  ///< one SELECT 1 round trip
+    int server_version = 0;               ///< e.g. 150018
+};
+
+/// A pool of connections (HikariCP / pgxpool style) on any executor, thread-safe: its
+/// member functions may be called from any thread; its state lives on its own strand.
+/// It opens min_size connections at once, up to max_size on demand, serves waiters in
+/// order, replaces broken connections, retires old and idle ones, and reconnects with
+/// backoff. It keeps its executor busy (a maintenance timer) until close().
+///
+/// What comes back is cleaned before anyone else gets it. A connection handed out by
+/// acquire() or used for a transaction, or that ran a statement changing session state
+/// (its command tag is SET, RESET, LISTEN, PREPARE, DECLARE, CREATE, BEGIN, ...), or
+/// that is inside a transaction or still has statements in flight, gets one pipelined
+/// batch: ROLLBACK, RESET ALL, SET SESSION AUTHORIZATION DEFAULT, UNLISTEN *,
+/// pg_advisory_unlock_all(), DISCARD TEMP, DISCARD SEQUENCES, CLOSE ALL. If that fails,
+/// the connection is discarded. Not detectable and so not reset after the one-statement
+/// helpers (query, execute, ...): session state changed from inside a SELECT, such as
+/// `select set_config(name, value, false)` or `select pg_advisory_lock(n)`; do such
+/// work through acquire() or a transaction.
+///
+/// Errors: errc::pool_timeout (says how many were waiting and the last connect error),
+/// errc::pool_closed, and whatever the statement throws.
+class pool {
+public:
+    using executor_type = boost::asio::any_io_executor;
+
+    /// Validates cfg (errc::invalid_config) and starts opening min_size connections.
+    pool(executor_type ex, pool_config cfg) : impl_(std::make_shared<detail::pool_impl>(std::move(ex), std::move(cfg))) {
+        impl_->start();
+    }
+    pool(const pool&) = delete;
+    pool& operator=(const pool&) = delete;
+    /// close(), without waiting.
+    ~pool() { impl_->close(); }
+
+    /// A connection for as long as you hold it. Waits up to acquire_timeout; cancellable.
+    boost::asio::awaitable<pooled_connection> acquire() { return acquire_impl(impl_, true); }
+
+    template <class... Args>
+    boost::asio::awaitable<std::uint64_t> execute(std::string_view sql, const Args&... args) {
+        auto op = detail::make_op(sql, args...);
+        return with_connection(impl_, [op](connection& c) { return detail::run_execute(c.impl_for_pool(), op); });
+    }
+    template <class T, class... Args>
+    boost::asio::awaitable<std::vector<T>> query(std::string_view sql, const Args&... args) {
+        auto op = detail::make_op(sql, args...);
+        return with_connection(impl_, [op](connection& c) { return detail::run_query<T>(c.impl_for_pool(), op); });
+    }
+    template <class T, class... Args>
+    boost::asio::awaitable<T> query_one(std::string_view sql, const Args&... args) {
+        auto op = detail::make_op(sql, args...);
+        return with_connection(impl_, [op](connection& c) { return detail::run_query_one<T>(c.impl_for_pool(), op); });
+    }
+    template <class T, class... Args>
+    boost::asio::awaitable<std::optional<T>> query_opt(std::string_view sql, const Args&... args) {
+        auto op = detail::make_op(sql, args...);
+        return with_connection(impl_, [op](connection& c) { return detail::run_query_opt<T>(c.impl_for_pool(), op, false); });
+    }
+    template <class... Args>
+    boost::asio::awaitable<result> query_result(std::string_view sql, const Args&... args) {
+        auto op = detail::make_op(sql, args...);
+        return with_connection(impl_, [op](connection& c) { return detail::run_result(c.impl_for_pool(), op); });
+    }
+
+    /// BEGIN (with options) on a pooled connection; see transaction.
+    boost::asio::awaitable<pgcoro::transaction> begin(transaction_options options = {}) {
+        return begin_impl(impl_, std::move(options));
+    }
+
+    /// Runs fn(transaction&) -> awaitable<R> in a transaction: COMMIT when it returns,
+    /// ROLLBACK when it throws or is cancelled (then rethrows). Returns fn's value.
+    template <class F>
+    auto transaction(F fn, transaction_options options = {}) -> std::invoke_result_t<F, pgcoro::transaction&> {
+        using R = typename std::invoke_result_t<F, pgcoro::transaction&>::value_type;
+        pgcoro::transaction tx = co_await begin_impl(impl_, std::move(options));
+        std::exception_ptr failure;
+        if constexpr (std::is_void_v<R>) {
+            try {
+                co_await fn(tx);
+            } catch (...) {
+                failure = std::current_exception();
+            }
+            if (!failure) co_return co_await tx.commit();
+            co_await roll_back_after(tx, failure);
+        } else {
+            std::optional<R> value;
+            try {
+                value.emplace(co_await fn(tx));
+            } catch (...) {
+                failure = std::current_exception();
+            }
+            if (!failure) {
+                co_await tx.commit();
+                co_return std::move(*value);
+            }
+            co_await roll_back_after(tx, failure);
+            throw std::logic_error("unreachable");
+        }
+    }
+
+    /// Retries (SELECT 1 through the pool) with exponential backoff until the database
+    /// answers or `timeout` passes; then throws errc::pool_timeout with the last error.
+    boost::asio::awaitable<void> wait_ready(std::chrono::milliseconds timeout) {
+        auto deadline = std::chrono::steady_clock::now() + timeout;
+        auto delay = std::chrono::milliseconds(50);
+        std::string last;
+        auto ex = co_await boost::asio::this_coro::executor;
+        boost::asio::steady_timer timer(ex);
+        while (true) {
+            // Each attempt is bounded by what is left of the deadline.
+            boost::asio::steady_timer limit(ex);
+            limit.expires_at(deadline);
+            try {
+                using namespace boost::asio::experimental::awaitable_operators;
+                auto r = co_await (ping() || limit.async_wait(boost::asio::use_awaitable));
+                if (r.index() == 0) co_return;
+                if (last.empty()) last = "no answer yet";
+            } catch (const pgcoro::error& e) {
+                if (e.code() == make_error_code(errc::pool_closed)) throw;
+                last = e.what();
+            }
+            auto now = std::chrono::steady_clock::now();
+            if (now >= deadline)
+                throw pgcoro::error(make_error_code(errc::pool_timeout),
+                                    "the database did not answer within " + std::to_string(timeout.count()) +
+                                        " ms; last error: " + last);
+            timer.expires_at(std::min(deadline, now + delay));
+            co_await timer.async_wait(boost::asio::use_awaitable);
+            delay = std::min(delay * 2, std::chrono::milliseconds(2000));
+        }
+    }
+
+    /// One round trip, for health endpoints.
+    boost::asio::awaitable<ping_result> ping() {
+        auto c = co_await acquire_impl(impl_, false);
+        auto t0 = std::chrono::steady_clock::now();
+        co_await c->query_one<std::int32_t>("select 1");
+        ping_result r;
+        r.latency = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
+        r.server_version = c->server_version();
+        co_return r;
+    }
+
+    pool_stats stats() const { return impl_->stats(); }
+    const pool_config& config() const noexcept { return impl_->config(); }
+
+    /// Wakes every waiter with errc::pool_closed, closes idle connections now and the
+    /// others as they come back. Later calls fail with errc::pool_closed.
+    void close() { impl_->close(); }
+
+private:
+    static boost::asio::awaitable<pooled_connection> acquire_impl(std::shared_ptr<detail::pool_impl> impl, bool session) {
+        auto [ec, r] = co_await impl->async_acquire(session, boost::asio::as_tuple(boost::asio::use_awaitable));
+        if (ec) throw pgcoro::error(ec, r.message.empty() ? ec.message() : r.message);
+        co_return pooled_connection(std::move(impl), std::move(r.slot));
+    }
+
+    template <class Fn>
+    static auto with_connection(std::shared_ptr<detail::pool_impl> impl, Fn fn) -> decltype(fn(std::declval<connection&>())) {
+        auto c = co_await acquire_impl(std::move(impl), false);
+        co_return co_await fn(*c);
+    }
+
+    static boost::asio::awaitable<pgcoro::transaction> begin_impl(std::shared_ptr<detail::pool_impl> impl,
+                                                                  transaction_options options) {
+        auto c = co_await acquire_impl(std::move(impl), true);
+        co_await c->execute(options.begin_sql());
+        for (auto& [name, value] : options.settings)
+            co_await c->query_one<std::string>("select set_config($1, $2, true)", name, value);
+        co_return pgcoro::transaction(std::move(c));
+    }
+
+    static boost::asio::awaitable<void> roll_back_after(pgcoro::transaction& tx, std::exception_ptr failure) {
+        // Even when cancelled: let the ROLLBACK through. If it cannot be sent, the pool
+        // rolls back when the connection comes back.
+        co_await boost::asio::this_coro::reset_cancellation_state();
+        co_await boost::asio::this_coro::throw_if_cancelled(false);
+        try {
+            co_await tx.rollback();
+        } catch (...) {
+        }
+        std::rethrow_exception(failure);
+    }
+
+    std::shared_ptr<detail::pool_impl> impl_;
+};
+
+}  // namespace pgcoro
