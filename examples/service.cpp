@@ -5,8 +5,9 @@
 //   curl -XPOST localhost:8080/tenants -d '{"slug":"acme","name":"Acme"}'
 //   curl localhost:8080/tenants
 //
-// Every request's statements share one pipelined connection; the service reconnects when
-// the connection breaks. It prepares its schema at startup (CREATE ... IF NOT EXISTS).
+// A pgcoro::pool configured from the environment (DATABASE_URL, PGCORO_DB_MAX_CONNECTIONS,
+// ...), waited for at startup, with a slow statement log. It prepares its schema at
+// startup (CREATE ... IF NOT EXISTS).
 // `--self-test` starts the service on a free port, drives each route through a real HTTP
 // client, checks the answers and exits 0 or 1 (CTest runs it that way).
 #include <pgcoro/pgcoro.hpp>
@@ -37,54 +38,8 @@ std::string env_or(const char* name, std::string fallback) {
     return v && *v ? std::string(v) : fallback;
 }
 
-/// The service's one connection; reconnects (with backoff) when it is found broken.
-class database {
-public:
-    database(asio::any_io_executor ex, std::string url, std::string search_path)
-        : ex_(std::move(ex)), url_(std::move(url)), search_path_(std::move(search_path)) {}
-
-    asio::awaitable<pg::connection*> get() {
-        if (!conn_ || !conn_->is_open()) co_await connect();
-        co_return &*conn_;
-    }
-
-    asio::awaitable<void> connect() {
-        auto delay = 100ms;
-        for (int attempt = 1;; ++attempt) {
-            try {
-                pg::connect_options opts;
-                opts.connect_timeout = 5s;
-                conn_.emplace(co_await pg::connection::connect(ex_, url_, opts));
-                if (!search_path_.empty()) {
-                    co_await conn_->execute("create schema if not exists " + search_path_);
-                    co_await conn_->execute("select set_config('search_path', $1, false)", search_path_);
-                }
-                co_return;
-            } catch (const pg::error& e) {
-                if (attempt == 8) throw;
-                std::fprintf(stderr, "database not ready (%s), retrying in %lld ms\n", e.what(),
-                             static_cast<long long>(delay.count()));
-            }
-            asio::steady_timer t(ex_, delay);
-            co_await t.async_wait(asio::use_awaitable);
-            delay = std::min(delay * 2, std::chrono::milliseconds(2000));
-        }
-    }
-
-    asio::awaitable<void> close() {
-        if (conn_) co_await conn_->close();
-    }
-
-private:
-    asio::any_io_executor ex_;
-    std::string url_;
-    std::string search_path_;
-    std::optional<pg::connection> conn_;
-};
-
-asio::awaitable<void> prepare_schema(database& db) {
-    auto& c = *co_await db.get();
-    co_await c.execute(
+asio::awaitable<void> prepare_schema(pg::pool& db) {
+    co_await db.execute(
         "create table if not exists tenants ("
         "  id uuid primary key default gen_random_uuid(),"
         "  slug text not null unique check (slug ~ '^[a-z0-9][a-z0-9-]{0,62}$'),"
@@ -129,22 +84,22 @@ json::object error_body(std::string_view message) {
     return o;
 }
 
-asio::awaitable<response> handle(database& db, const request& req) {
+asio::awaitable<response> handle(pg::pool& db, const request& req) {
     try {
-        auto& c = *co_await db.get();
         std::string_view target = req.target();
         if (req.method() == http::verb::get && target == "/health") {
-            auto t0 = std::chrono::steady_clock::now();
-            co_await c.query_one<std::int32_t>("select 1");
-            auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
+            auto p = co_await db.ping();
+            auto s = db.stats();
             json::object o;
             o["status"] = "ok";
-            o["server_version"] = c.server_version();
-            o["latency_us"] = us.count();
+            o["server_version"] = p.server_version;
+            o["latency_us"] = p.latency.count();
+            o["pool"] = json::object{{"size", s.size}, {"idle", s.idle}, {"in_use", s.in_use}, {"waiting", s.waiting},
+                                     {"timeouts", s.timeouts}, {"connect_failures", s.connect_failures}};
             co_return reply(req, http::status::ok, o);
         }
         if (req.method() == http::verb::get && target == "/tenants") {
-            auto rows = co_await c.query<tenant_row>(
+            auto rows = co_await db.query<tenant_row>(
                 "select id::text, slug, name, is_active, created_at::text from tenants order by created_at, slug");
             json::array arr;
             for (const auto& t : rows) arr.push_back(to_json(t));
@@ -161,7 +116,7 @@ asio::awaitable<response> handle(database& db, const request& req) {
             std::optional<std::string> name;
             if (o.contains("name") && o.at("name").is_string()) name = std::string(o.at("name").as_string());
             try {
-                auto t = co_await c.query_one<tenant_row>(
+                auto t = co_await db.query_one<tenant_row>(
                     "insert into tenants (slug, name) values ($1, $2) "
                     "returning id::text, slug, name, is_active, created_at::text",
                     slug, name);
@@ -179,7 +134,7 @@ asio::awaitable<response> handle(database& db, const request& req) {
     }
 }
 
-asio::awaitable<void> serve_client(database& db, tcp::socket sock) {
+asio::awaitable<void> serve_client(pg::pool& db, tcp::socket sock) {
     beast::flat_buffer buf;
     for (;;) {
         request req;
@@ -191,7 +146,7 @@ asio::awaitable<void> serve_client(database& db, tcp::socket sock) {
     }
 }
 
-asio::awaitable<void> accept_loop(database& db, tcp::acceptor& acceptor) {
+asio::awaitable<void> accept_loop(pg::pool& db, tcp::acceptor& acceptor) {
     for (;;) {
         auto [ec, sock] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
         if (ec) co_return;  // closed: shutting down
@@ -241,20 +196,35 @@ asio::awaitable<bool> self_test(unsigned short port) {
 
 int main(int argc, char** argv) {
     bool testing = argc > 1 && std::string_view(argv[1]) == "--self-test";
-    std::string url = env_or("DATABASE_URL", env_or("PGCORO_DATABASE_URL", ""));
-    if (url.empty()) {
+    if (env_or("DATABASE_URL", env_or("PGCORO_DATABASE_URL", "")).empty()) {
         std::fprintf(stderr, "set DATABASE_URL (scripts/run-example.sh starts a throwaway PostgreSQL for you)\n");
         return 2;
     }
     asio::io_context io;
-    // The self-test works in a schema of its own and drops it afterwards.
+    // DATABASE_URL, PGCORO_DB_MAX_CONNECTIONS, ... (a bad value stops here, named).
+    pg::pool_config cfg;
+    try {
+        cfg = pg::pool_config::from_env();
+    } catch (const pg::error& e) {
+        std::fprintf(stderr, "configuration: %s\n", e.what());
+        return 2;
+    }
+    // The self-test works in a schema of its own (every pooled connection's search_path)
+    // and drops it afterwards.
     std::string schema = testing ? "pgcoro_service_test_" + std::to_string(::getpid()) : "";
-    database db(io.get_executor(), url, schema);
+    if (testing)
+        cfg.conninfo += std::string(cfg.conninfo.find('?') == std::string::npos ? "?" : "&") +
+                        "options=-c%20search_path%3D" + schema;
+    cfg.observer = std::make_shared<pg::slow_statement_log>(
+        std::chrono::milliseconds(200), [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); });
+    pg::pool db(io.get_executor(), cfg);
     tcp::acceptor acceptor(io);
     int rc = 0;
 
     asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-        co_await db.connect();
+        // Services and databases start in any order: wait (with backoff) for it.
+        co_await db.wait_ready(std::chrono::seconds(30));
+        if (testing) co_await db.execute("create schema if not exists " + schema);
         co_await prepare_schema(db);
         std::string host = env_or("HOST", "127.0.0.1");
         auto port = static_cast<unsigned short>(testing ? 0 : std::stoi(env_or("PORT", "8080")));
@@ -269,9 +239,8 @@ int main(int argc, char** argv) {
         if (testing) {
             bool ok = co_await self_test(acceptor.local_endpoint().port());
             acceptor.close();
-            auto& c = *co_await db.get();
-            co_await c.execute("drop schema " + schema + " cascade");
-            co_await db.close();
+            co_await db.execute("drop schema " + schema + " cascade");
+            db.close();
             rc = ok ? 0 : 1;
             io.stop();
         }
@@ -287,7 +256,8 @@ int main(int argc, char** argv) {
         if (ec) return;
         std::printf("shutting down\n");
         acceptor.close();
-        asio::co_spawn(io, db.close(), [&](std::exception_ptr) { io.stop(); });
+        db.close();
+        io.stop();
     });
     io.run();
     return rc;

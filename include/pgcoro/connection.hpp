@@ -48,7 +48,7 @@ inline boost::asio::awaitable<pgresult_ptr> run_op(std::shared_ptr<connection_im
     observer* obs = impl->get_observer().get();
     if (!obs) {
         auto [ec, out] = co_await impl->async_exec(std::move(op), boost::asio::as_tuple(boost::asio::use_awaitable));
-        if (ec) throw pgcoro::error(ec, std::move(out.diag));
+        if (ec) throw pgcoro::error(ec, out.take_diagnostics());
         co_return std::move(out.result);
     }
     // Observed: the op's SQL stays alive in `keep` for the event.
@@ -61,11 +61,11 @@ inline boost::asio::awaitable<pgresult_ptr> run_op(std::shared_ptr<connection_im
     ev.parameter_count = keep->params.count();
     ev.duration = std::chrono::steady_clock::now() - t0;
     ev.error = ec;
-    ev.diagnostics = ec && out.diag.from_server() ? &out.diag : nullptr;
+    ev.diagnostics = out.diag && out.diag->from_server() ? out.diag.get() : nullptr;
     ev.backend_pid = impl->backend_pid();
     if (!ec) ev.rows = affected_rows_of(out.result.get());
     obs->on_statement_finish(ev);
-    if (ec) throw pgcoro::error(ec, std::move(out.diag));
+    if (ec) throw pgcoro::error(ec, out.take_diagnostics());
     co_return std::move(out.result);
 }
 

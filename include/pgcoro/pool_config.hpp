@@ -31,11 +31,19 @@ struct pool_config {
     /// Idle connections beyond min_size are closed after this long. 0: never.
     std::chrono::milliseconds idle_timeout = std::chrono::minutes(10);
     /// A connection idle longer than this is pinged (SELECT 1) before it is handed out.
-    /// Every idle connection is also probed for a closed socket, which costs no round trip.
+    /// A connection idle for 1 ms or more is also probed for a closed socket first (no
+    /// round trip, one poll() system call), so one the server closed is replaced silently.
     std::chrono::milliseconds health_check_after = std::chrono::seconds(1);
     /// Failed connects are retried after initial, doubling up to max.
     std::chrono::milliseconds reconnect_backoff_initial = std::chrono::milliseconds(100);
     std::chrono::milliseconds reconnect_backoff_max = std::chrono::seconds(5);
+    /// How many one-statement helper calls (query, execute, ...) may share one connection
+    /// at a time, their statements pipelined (each still in its own implicit
+    /// transaction). 1: every call has its connection to itself. More: far fewer round
+    /// trips under load, but helper statements then must not change session state (no
+    /// SET, BEGIN, LISTEN, temp tables through helpers: use acquire() or transaction()).
+    /// acquire() and transactions always get a connection of their own.
+    std::size_t pipeline_depth = 1;
     /// Per connection (see connect_options).
     std::size_t statement_cache_size = 256;
     /// Statement and pool hooks (pgcoro/observer.hpp); none by default.
@@ -78,6 +86,7 @@ struct pool_config {
                 std::to_string(max_size) + ")");
         if (acquire_timeout.count() <= 0) bad("pool_config: acquire_timeout must be positive");
         if (connect_timeout.count() <= 0) bad("pool_config: connect_timeout must be positive");
+        if (pipeline_depth == 0) bad("pool_config: pipeline_depth must be at least 1");
         if (lifetime_jitter < 0 || lifetime_jitter > 1) bad("pool_config: lifetime_jitter must be within 0..1");
         if (reconnect_backoff_initial.count() <= 0 || reconnect_backoff_max < reconnect_backoff_initial)
             bad("pool_config: reconnect backoff must be positive, initial <= max");

@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <atomic>
+#include <set>
 #include <thread>
 
 using namespace pgtest;
@@ -569,4 +570,36 @@ TEST_CASE("wait_ready waits for a server that starts 3 s late", "[pool][restart]
         CHECK(one == 1);
         db.close();
     }, std::chrono::seconds(60));
+}
+
+TEST_CASE("pipeline_depth: helper calls share connections; acquire is not starved", "[pool][pipeline]") {
+    run([](asio::io_context& io) -> asio::awaitable<void> {
+        auto cfg = config(2, 0);
+        cfg.pipeline_depth = 8;
+        pgcoro::pool db(io.get_executor(), cfg);
+        std::set<int32_t> pids;
+        int done = 0, wrong = 0;
+        for (int i = 0; i < 64; ++i) {
+            asio::co_spawn(io, [&, i]() -> asio::awaitable<void> {
+                auto [pid, v] = co_await db.query_one<std::tuple<int32_t, int32_t>>(
+                    "select pg_backend_pid(), $1::int4 from pg_sleep(0.05)", i);
+                pids.insert(pid);
+                wrong += v != i;
+            }, [&](std::exception_ptr e) { if (e) ++wrong; ++done; });
+        }
+        // An exclusive acquire queued behind them gets a connection of its own.
+        auto t0 = std::chrono::steady_clock::now();
+        auto exclusive = co_await db.acquire();
+        auto waited = std::chrono::steady_clock::now() - t0;
+        CHECK(waited < 3s);
+        auto before = exclusive->backend_pid();
+        while (done < 64) co_await sleep_for(10ms);
+        CHECK(wrong == 0);
+        CHECK(pids.size() <= 2);
+        CHECK(db.stats().size <= 2);
+        auto mine = co_await exclusive->query_one<int32_t>("select pg_backend_pid()");
+        CHECK(mine == before);
+        exclusive.release();
+        db.close();
+    });
 }

@@ -39,10 +39,12 @@
 
 namespace pgcoro::detail {
 
-/// What an exec_op completes with.
+/// What an exec_op completes with. The diagnostics (15 strings) travel only on error.
 struct exec_outcome {
     pgresult_ptr result;
-    diagnostics diag;
+    std::unique_ptr<diagnostics> diag;
+
+    diagnostics take_diagnostics() { return diag ? std::move(*diag) : diagnostics{}; }
 };
 
 using exec_signature = void(boost::system::error_code, exec_outcome);
@@ -231,7 +233,7 @@ public:
                     op->handler.emplace([b, finish_batch](boost::system::error_code ec, exec_outcome out) {
                         if (ec && !b->ec) {
                             b->ec = ec;
-                            b->diag = std::move(out.diag);
+                            b->diag = out.take_diagnostics();
                         }
                         if (--b->remaining == 0) finish_batch();
                     });
@@ -317,7 +319,9 @@ private:
         const char* const* values = op.params.pointers();
         bool ok;
         if (cache_.capacity() > 0) {
-            std::string key = op.sql;
+            // The key is built in a buffer reused across statements (no allocation).
+            thread_local std::string key;
+            key.assign(op.sql);
             key.push_back('\0');
             key.append(reinterpret_cast<const char*>(op.params.types.data()),
                        op.params.types.size() * sizeof(unsigned int));
@@ -522,7 +526,9 @@ private:
             op.ec = make_error_code(errc::protocol_error);
             op.diag.message = "the server sent no result for the statement";
         }
-        post_completion(op, op.ec, exec_outcome{std::move(op.result), std::move(op.diag)});
+        post_completion(op, op.ec,
+                        exec_outcome{std::move(op.result),
+                                     op.ec ? std::make_unique<diagnostics>(std::move(op.diag)) : nullptr});
     }
 
     void fail(exec_op& op, boost::system::error_code ec, std::string message) {
@@ -530,7 +536,7 @@ private:
         op.completed = true;
         diagnostics d;
         d.message = std::move(message);
-        post_completion(op, ec, exec_outcome{nullptr, std::move(d)});
+        post_completion(op, ec, exec_outcome{nullptr, std::make_unique<diagnostics>(std::move(d))});
     }
 
     void post_completion(exec_op& op, boost::system::error_code ec, exec_outcome out) {

@@ -53,6 +53,7 @@ struct pool_slot {
     clock::time_point last_used;
     clock::time_point expires = clock::time_point::max();
     bool session_use = false;  // handed out by acquire()/begin(): always reset when returned
+    std::size_t sharers = 0;   // helper calls using it at once (pipeline_depth > 1)
 };
 
 struct acquire_result {
@@ -88,6 +89,7 @@ public:
                 auto w = std::make_shared<waiter>(self->strand_);
                 w->handler.emplace(std::move(handler));
                 w->session_use = session_use;
+                w->may_share = !session_use && self->cfg_.pipeline_depth > 1;
                 auto slot = boost::asio::get_associated_cancellation_slot(*w->handler);
                 if (slot.is_connected()) slot.template emplace<cancel_handler>(self, w);
                 boost::asio::post(self->strand_, [self, w] { self->enqueue(w); });
@@ -117,7 +119,10 @@ private:
         std::optional<boost::asio::any_completion_handler<acquire_signature>> handler;
         boost::asio::steady_timer timer;
         bool session_use = false;
+        bool may_share = false;
         bool done = false;
+        bool timer_armed = false;
+        clock::time_point deadline;
     };
 
     struct cancel_handler {
@@ -142,13 +147,22 @@ private:
         if (w->done) return;
         if (closed_) return finish_waiter(w, make_error_code(errc::pool_closed), {nullptr, "the pool is closed"});
         waiters_.push_back(w);
-        w->timer.expires_after(cfg_.acquire_timeout);
+        w->deadline = clock::now() + cfg_.acquire_timeout;
+        serve();
+        // The timer is armed only for a waiter that has to wait (an idle connection is
+        // mostly there: no timer, no timerfd system calls).
+        if (!w->done) arm_timer(w);
+        publish();
+    }
+
+    void arm_timer(const std::shared_ptr<waiter>& w) {
+        if (w->timer_armed) return;
+        w->timer_armed = true;
+        w->timer.expires_at(w->deadline);
         w->timer.async_wait([self = shared_from_this(), ww = std::weak_ptr<waiter>(w)](boost::system::error_code ec) {
             if (ec) return;
             if (auto p = ww.lock()) self->on_acquire_timeout(p);
         });
-        serve();
-        publish();
     }
 
     void on_acquire_timeout(const std::shared_ptr<waiter>& w) {
@@ -163,13 +177,14 @@ private:
         finish_waiter(w, make_error_code(errc::pool_timeout), {nullptr, std::move(msg)});
     }
 
-    void finish_waiter(const std::shared_ptr<waiter>& w, boost::system::error_code ec, acquire_result r) {
+    // By value: w may be the very node of waiters_ that this removes.
+    void finish_waiter(std::shared_ptr<waiter> w, boost::system::error_code ec, acquire_result r) {
         if (w->done) {
             if (r.slot) give_back_unused(std::move(r.slot));
             return;
         }
         w->done = true;
-        w->timer.cancel();
+        if (w->timer_armed) w->timer.cancel();
         waiters_.remove(w);
         boost::asio::any_completion_handler<acquire_signature> h(std::move(*w->handler));
         w->handler.reset();
@@ -184,6 +199,7 @@ private:
     /// Hands idle connections to waiters (after checking them) and opens new ones.
     void serve() {
         if (closed_) return;
+        share_out();
         while (waiters_.size() > checking_ && !idle_.empty()) {
             auto slot = std::move(idle_.back());
             idle_.pop_back();
@@ -203,10 +219,13 @@ private:
     }
 
     static boost::asio::awaitable<void> check_and_hand_out(std::shared_ptr<pool_impl> self, std::shared_ptr<pool_slot> slot) {
-        bool ok = false;
+        bool ok = slot->conn->is_open();
         try {
-            ok = co_await slot->conn->probe();
-            if (ok && clock::now() - slot->last_used > self->cfg_.health_check_after) {
+            // A connection back for less than a millisecond (the hot path of a busy pool)
+            // skips the probe and its system call.
+            auto idle_for = clock::now() - slot->last_used;
+            if (ok && idle_for >= std::chrono::milliseconds(1)) ok = co_await slot->conn->probe();
+            if (ok && idle_for > self->cfg_.health_check_after) {
                 co_await slot->conn->query_one<std::int32_t>("select 1");
                 ok = true;
             }
@@ -229,7 +248,32 @@ private:
         slot->session_use = w->session_use;
         ++in_use_;
         ++stats_acc_.acquired;
+        if (w->may_share) {
+            slot->sharers = 1;
+            shared_.push_back(slot);
+        }
         finish_waiter(w, {}, {std::move(slot), {}});
+        share_out();
+    }
+
+    /// Helper calls at the front of the queue join connections already lent to helpers,
+    /// up to pipeline_depth each; never past a waiter that needs a connection to itself
+    /// (so the shared ones drain for it).
+    void share_out() {
+        while (!waiters_.empty() && waiters_.front()->may_share) {
+            std::shared_ptr<pool_slot> best;
+            for (auto& s : shared_)
+                if (s->sharers < cfg_.pipeline_depth && s->conn && s->conn->is_open() && (!best || s->sharers < best->sharers))
+                    best = s;
+            if (!best) return;
+            // Spread first: an idle connection is better than a second sharer; and while
+            // the pool may grow, open another rather than pile onto a half-full one.
+            if (!idle_.empty()) return;
+            if (best->sharers >= std::max<std::size_t>(1, cfg_.pipeline_depth / 2) && size_ < cfg_.max_size) return;
+            ++best->sharers;
+            ++stats_acc_.acquired;
+            finish_waiter(waiters_.front(), {}, {best, {}});
+        }
     }
 
     /// A slot whose waiter was gone by the time it was handed over.
@@ -300,6 +344,16 @@ private:
     bool expired(const pool_slot& s) const { return clock::now() >= s.expires; }
 
     void on_release(std::shared_ptr<pool_slot> slot) {
+        if (slot->sharers > 1) {  // other helper calls still use it
+            --slot->sharers;
+            share_out();
+            publish();
+            return;
+        }
+        if (slot->sharers == 1) {
+            slot->sharers = 0;
+            shared_.erase(std::remove(shared_.begin(), shared_.end(), slot), shared_.end());
+        }
         --in_use_;
         connection& c = *slot->conn;
         const char* why = closed_ ? "the pool is closed"
@@ -423,6 +477,7 @@ private:
         for (auto& w : ws) finish_waiter(w, make_error_code(errc::pool_closed), {nullptr, "the pool was closed"});
         auto idle = std::move(idle_);
         idle_.clear();
+        shared_.clear();
         for (auto& s : idle) discard(s, "the pool is closed");
         publish();
     }
@@ -451,6 +506,7 @@ private:
     std::chrono::milliseconds backoff_;
     std::mt19937_64 rng_;
     std::deque<std::shared_ptr<pool_slot>> idle_;
+    std::vector<std::shared_ptr<pool_slot>> shared_;  // lent to helper calls, sharable
     std::list<std::shared_ptr<waiter>> waiters_;
     std::size_t size_ = 0, connecting_ = 0, checking_ = 0, in_use_ = 0;
     bool closed_ = false;
