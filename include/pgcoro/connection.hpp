@@ -235,6 +235,19 @@ public:
         return detail::run_batch(impl_, std::move(ops));
     }
 
+    /// Runs a string of several statements (a migration file, a schema) with the simple
+    /// query protocol: the pipeline drains first, statements called afterwards wait for
+    /// it, in order. Stops at the first error, which it throws; without an explicit
+    /// BEGIN/COMMIT in the text, the whole string is one implicit transaction (so an
+    /// error undoes all of it). No parameters. Returns the rows the last statement
+    /// affected (rows come back in text format in this protocol, so none are returned:
+    /// query them afterwards). Cancellable like the rest.
+    boost::asio::awaitable<std::uint64_t> execute_script(std::string sql) {
+        auto op = std::make_shared<detail::exec_op>(std::move(sql), detail::encoded_params{});
+        op->script = true;
+        return detail::run_execute(impl_, std::move(op));
+    }
+
     /// Waits for the statements in flight, then closes the connection. Operations started
     /// afterwards fail with errc::connection_closed.
     boost::asio::awaitable<void> close() {

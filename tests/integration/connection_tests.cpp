@@ -548,3 +548,56 @@ TEST_CASE("a terminated backend fails its connection's statements cleanly", "[br
         CHECK(e2.code() == pgcoro::make_error_code(errc::connection_broken));
     });
 }
+
+TEST_CASE("execute_script runs several statements in order with the pipeline around it", "[script]") {
+    run([](asio::io_context& io) -> asio::awaitable<void> {
+        auto c = co_await connect();
+        std::string s = unique_name("script");
+        co_await c.execute("create schema " + s);
+        // Statements before and after the script, sent without waiting: order is kept.
+        std::vector<std::string> order;
+        int done = 0;
+        // co_spawn keeps each lambda (and so its captures) alive while it runs.
+        auto spawn = [&](auto fn) {
+            asio::co_spawn(io, std::move(fn), [&](std::exception_ptr e) {
+                if (e) order.push_back("error");
+                ++done;
+            });
+        };
+        spawn([&]() -> asio::awaitable<void> {
+            co_await c.query_one<int32_t>("select 1 from pg_sleep(0.05)");
+            order.push_back("before");
+        });
+        spawn([&]() -> asio::awaitable<void> {
+            auto rows = co_await c.execute_script("create table " + s + ".t (id int primary key, v text);\n"
+                                                  "-- a comment\n"
+                                                  "insert into " + s + ".t values (1, 'a'), (2, 'b');");
+            CHECK(rows == 2);
+            order.push_back("script");
+        });
+        spawn([&]() -> asio::awaitable<void> {
+            auto n = co_await c.query_one<int64_t>("select count(*) from " + s + ".t");
+            CHECK(n == 2);
+            order.push_back("after");
+        });
+        while (done < 3) co_await asio::steady_timer(io, 5ms).async_wait(asio::use_awaitable);
+        CHECK(order == std::vector<std::string>{"before", "script", "after"});
+
+        // An error stops the script; without BEGIN/COMMIT it is one implicit transaction.
+        auto e = co_await expect_error(c.execute_script("insert into " + s + ".t values (3, 'c');\n"
+                                                        "insert into " + s + ".t values (1, 'dup');\n"
+                                                        "insert into " + s + ".t values (4, 'd');"));
+        CHECK(e.sqlstate() == "23505");
+        auto n = co_await c.query_one<int64_t>("select count(*) from " + s + ".t");
+        CHECK(n == 2);
+        // Explicit transaction control inside a script, and DO blocks, work.
+        co_await c.execute_script("begin; insert into " + s + ".t values (5, 'e'); commit;\n"
+                                  "do $$ begin perform 1; end $$;");
+        n = co_await c.query_one<int64_t>("select count(*) from " + s + ".t");
+        CHECK(n == 3);
+        // The pipeline is back: concurrent statements and the prepared statement cache.
+        auto [a, b] = co_await (c.query_one<int32_t>("select $1::int4", 7) && c.query_one<int32_t>("select $1::int4", 8));
+        CHECK(a + b == 15);
+        co_await c.execute_script("drop schema " + s + " cascade");
+    });
+}

@@ -55,6 +55,7 @@ struct exec_op {
     std::string sql;
     encoded_params params;
     std::exception_ptr encode_failure;  // set instead of params when encoding failed
+    bool script = false;                // several statements, simple query protocol
     // Empty for internal ops. Never move-assigned: Boost 1.81's any_completion_handler
     // move assignment recurses without end (it constructs from an lvalue of itself), so
     // it is emplaced, move-constructed out and reset.
@@ -300,17 +301,18 @@ private:
 
     void start(std::shared_ptr<exec_op> op) {
         if (op->completed) return;  // cancelled before it got here
+        if (state_ == state::open && (script_running_ || !held_.empty() || op->script)) {
+            // A script needs the pipeline empty; what comes after it waits, in order.
+            held_.push_back(std::move(op));
+            return release_held();
+        }
         if (state_ != state::open) {
             fail(*op, make_error_code(state_ == state::broken ? errc::connection_broken
                                                               : errc::connection_closed),
                  state_ == state::broken ? broken_message_ : "the connection is closed");
             return;
         }
-        if (!send(*op)) return;  // send() broke the connection and failed everything
-        inflight_.push_back(std::move(op));
-        in_flight_.store(inflight_.size(), std::memory_order_release);
-        flush();
-        arm_read();
+        start_now(std::move(op));
     }
 
     bool send(exec_op& op) {
@@ -370,6 +372,92 @@ private:
         inflight_.push_back(std::move(op));
     }
 
+    /// Moves held ops forward: a script starts once the pipeline is empty; ops behind a
+    /// finished script go out as usual.
+    void release_held() {
+        while (!held_.empty() && !script_running_ && (state_ == state::open || state_ == state::closing)) {
+            auto op = held_.front();
+            if (op->completed) {
+                held_.pop_front();
+                continue;
+            }
+            if (!op->script) {
+                held_.pop_front();
+                start_now(std::move(op));
+                continue;
+            }
+            if (!inflight_.empty()) return;  // wait for the pipeline to drain
+            held_.pop_front();
+            start_script(std::move(op));
+        }
+    }
+
+    void start_now(std::shared_ptr<exec_op> op) {
+        if (!send(*op)) return;  // send() broke the connection and failed everything
+        inflight_.push_back(std::move(op));
+        in_flight_.store(inflight_.size(), std::memory_order_release);
+        flush();
+        arm_read();
+    }
+
+    void start_script(std::shared_ptr<exec_op> op) {
+        PGconn* c = conn_.get();
+        if (PQexitPipelineMode(c) != 1 || !PQsendQuery(c, op->sql.c_str())) {
+            std::string msg = conn_error_message(c);
+            break_connection(msg);
+            fail(*op, make_error_code(errc::connection_broken), msg);
+            return;
+        }
+        script_running_ = true;
+        op->sent = true;
+        inflight_.push_back(std::move(op));
+        in_flight_.store(inflight_.size(), std::memory_order_release);
+        flush();
+        arm_read();
+    }
+
+    /// Results of a script: one per statement, then NULL; the first error is kept (the
+    /// server stops at it), the last result is the op's.
+    void process_script_results() {
+        PGconn* c = conn_.get();
+        while (!inflight_.empty() && !PQisBusy(c)) {
+            exec_op& op = *inflight_.front();
+            PGresult* raw = PQgetResult(c);
+            if (!raw) {
+                auto done = std::move(inflight_.front());
+                inflight_.pop_front();
+                script_running_ = false;
+                if (PQenterPipelineMode(c) != 1) {
+                    finish(*done);
+                    return break_connection(conn_error_message(c));
+                }
+                tx_status_.store(static_cast<int>(PQtransactionStatus(c)), std::memory_order_release);
+                in_flight_.store(inflight_.size(), std::memory_order_release);
+                session_changed_.store(true, std::memory_order_release);  // a script may do anything
+                finish(*done);
+                release_held();
+                return;
+            }
+            pgresult_ptr res(raw);
+            switch (PQresultStatus(raw)) {
+            case PGRES_TUPLES_OK:
+            case PGRES_COMMAND_OK:
+            case PGRES_EMPTY_QUERY:
+                forget_dropped_statements(raw);
+                if (!op.ec) op.result = std::move(res);
+                break;
+            case PGRES_FATAL_ERROR:
+            case PGRES_BAD_RESPONSE:
+            case PGRES_NONFATAL_ERROR:
+                record_error(op, raw, false);
+                break;
+            default:
+                return break_connection("unexpected result status " + std::string(PQresStatus(PQresultStatus(raw))) +
+                                        " in a script (COPY is not supported)");
+            }
+        }
+    }
+
     void flush() {
         if (state_ == state::closed) return;
         int r = PQflush(conn_.get());
@@ -425,7 +513,9 @@ private:
             return;
         }
         if (need_flush_) flush();
-        process_results();
+        if (script_running_) process_script_results();
+        else process_results();
+        release_held();
         if (state_ != state::open && state_ != state::closing) return;
         if (PQstatus(conn_.get()) == CONNECTION_BAD) {
             break_connection(conn_error_message(conn_.get()));
@@ -584,6 +674,8 @@ private:
         auto ops = std::move(inflight_);
         inflight_.clear();
         in_flight_.store(0, std::memory_order_release);
+        for (auto& op : held_) fail(*op, make_error_code(errc::connection_broken), broken_message_);
+        held_.clear();
         for (auto& op : ops) {
             if (op->ec && op->diag.from_server() && op->statements_done > 0) {
                 // It had its answer (e.g. FATAL admin_shutdown) before the line went dead.
@@ -598,7 +690,7 @@ private:
     }
 
     void maybe_finish_close() {
-        if (state_ == state::closing && inflight_.empty()) {
+        if (state_ == state::closing && inflight_.empty() && held_.empty()) {
             state_ = state::closed;
             open_.store(false, std::memory_order_release);
             release_socket();
@@ -625,6 +717,8 @@ private:
         inflight_.clear();
         in_flight_.store(0, std::memory_order_release);
         for (auto& op : ops) fail(*op, make_error_code(errc::connection_closed), "the connection was closed");
+        for (auto& op : held_) fail(*op, make_error_code(errc::connection_closed), "the connection was closed");
+        held_.clear();
         release_socket();
         conn_.reset();
         complete_close_waiters({});
@@ -658,6 +752,8 @@ private:
     statement_cache cache_;
     std::uint64_t statement_counter_ = 0;
     std::deque<std::shared_ptr<exec_op>> inflight_;
+    std::deque<std::shared_ptr<exec_op>> held_;  // behind a script, in order
+    bool script_running_ = false;
     std::vector<boost::asio::any_completion_handler<void(boost::system::error_code)>> close_waiters_;
     std::function<void(const notice&)> notice_handler_;
     canceller canceller_;
