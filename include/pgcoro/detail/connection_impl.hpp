@@ -4,7 +4,9 @@
 // (Parse/Bind/Execute, or just Bind/Execute for a cached prepared statement, then Sync),
 // so many coroutines share one round trip. One reader drains results in order: each op's
 // results end with PGRES_PIPELINE_SYNC, and the Sync after every op confines an error to
-// its own op. All state below is touched only on `strand_`.
+// its own op. A script op (several statements) waits for the FIFO to drain, runs with
+// the simple query protocol outside pipeline mode, and holds the ops called after it in
+// `held_` until it is done. All state below is touched only on `strand_`.
 #pragma once
 
 #include <pgcoro/detail/cancel.hpp>
