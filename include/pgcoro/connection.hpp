@@ -45,26 +45,27 @@ inline boost::asio::awaitable<pgresult_ptr> run_op(std::shared_ptr<connection_im
     if (!impl)
         throw pgcoro::error(make_error_code(errc::connection_closed), "the connection was moved from");
     if (op->encode_failure) std::rethrow_exception(op->encode_failure);
+    // Observed: the op (and so its SQL) stays alive in `keep` for the events.
     observer* obs = impl->get_observer().get();
-    if (!obs) {
-        auto [ec, out] = co_await impl->async_exec(std::move(op), boost::asio::as_tuple(boost::asio::use_awaitable));
-        if (ec) throw pgcoro::error(ec, out.take_diagnostics());
-        co_return std::move(out.result);
+    std::shared_ptr<exec_op> keep;
+    std::chrono::steady_clock::time_point t0;
+    if (obs) {
+        keep = op;
+        obs->on_statement_start(keep->sql, keep->params.count());
+        t0 = std::chrono::steady_clock::now();
     }
-    // Observed: the op's SQL stays alive in `keep` for the event.
-    auto keep = op;
-    obs->on_statement_start(keep->sql, keep->params.count());
-    auto t0 = std::chrono::steady_clock::now();
     auto [ec, out] = co_await impl->async_exec(std::move(op), boost::asio::as_tuple(boost::asio::use_awaitable));
-    statement_event ev;
-    ev.sql = keep->sql;
-    ev.parameter_count = keep->params.count();
-    ev.duration = std::chrono::steady_clock::now() - t0;
-    ev.error = ec;
-    ev.diagnostics = out.diag && out.diag->from_server() ? out.diag.get() : nullptr;
-    ev.backend_pid = impl->backend_pid();
-    if (!ec) ev.rows = affected_rows_of(out.result.get());
-    obs->on_statement_finish(ev);
+    if (obs) {
+        statement_event ev;
+        ev.sql = keep->sql;
+        ev.parameter_count = keep->params.count();
+        ev.duration = std::chrono::steady_clock::now() - t0;
+        ev.error = ec;
+        ev.diagnostics = out.diag && out.diag->from_server() ? out.diag.get() : nullptr;
+        ev.backend_pid = impl->backend_pid();
+        if (!ec) ev.rows = affected_rows_of(out.result.get());
+        obs->on_statement_finish(ev);
+    }
     if (ec) throw pgcoro::error(ec, out.take_diagnostics());
     co_return std::move(out.result);
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <boost/asio/associated_executor.hpp>
+#include <boost/asio/cancellation_type.hpp>
 #include <boost/asio/execution.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
@@ -9,6 +10,13 @@
 #include <utility>
 
 namespace pgcoro::detail {
+
+/// Whether a cancellation signal asks pgcoro's operations to stop: terminal, partial and
+/// total cancellation all do (an operation abandoned at any level is not completed).
+inline bool cancels(boost::asio::cancellation_type_t type) noexcept {
+    return (type & (boost::asio::cancellation_type::terminal | boost::asio::cancellation_type::partial |
+                    boost::asio::cancellation_type::total)) != boost::asio::cancellation_type::none;
+}
 
 // Explicitly move-only: Boost 1.81's any_completion_handler has a constructor template
 // that also takes a non-const lvalue of itself, so a lambda capturing one looks copyable,

@@ -286,11 +286,7 @@ private:
         cancel_handler(std::weak_ptr<connection_impl> s, std::weak_ptr<exec_op> o)
             : self(std::move(s)), op(std::move(o)) {}
         void operator()(boost::asio::cancellation_type_t type) {
-            if ((type & (boost::asio::cancellation_type::terminal |
-                         boost::asio::cancellation_type::partial |
-                         boost::asio::cancellation_type::total)) ==
-                boost::asio::cancellation_type::none)
-                return;
+            if (!cancels(type)) return;
             auto s = self.lock();
             if (!s) return;
             boost::asio::post(s->strand_, [s, o = op]() {
@@ -396,10 +392,25 @@ private:
 
     void start_now(std::shared_ptr<exec_op> op) {
         if (!send(*op)) return;  // send() broke the connection and failed everything
+        push_inflight(std::move(op));
+    }
+
+    /// A sent op joins the FIFO; its bytes go out and the reader watches for its results.
+    void push_inflight(std::shared_ptr<exec_op> op) {
         inflight_.push_back(std::move(op));
         in_flight_.store(inflight_.size(), std::memory_order_release);
         flush();
         arm_read();
+    }
+
+    /// The head op's results are all in: it leaves the FIFO, and the counters published
+    /// to other threads follow.
+    std::shared_ptr<exec_op> pop_finished() {
+        auto done = std::move(inflight_.front());
+        inflight_.pop_front();
+        tx_status_.store(static_cast<int>(PQtransactionStatus(conn_.get())), std::memory_order_release);
+        in_flight_.store(inflight_.size(), std::memory_order_release);
+        return done;
     }
 
     void start_script(std::shared_ptr<exec_op> op) {
@@ -412,10 +423,7 @@ private:
         }
         script_running_ = true;
         op->sent = true;
-        inflight_.push_back(std::move(op));
-        in_flight_.store(inflight_.size(), std::memory_order_release);
-        flush();
-        arm_read();
+        push_inflight(std::move(op));
     }
 
     /// Results of a script: one per statement, then NULL; the first error is kept (the
@@ -426,18 +434,13 @@ private:
             exec_op& op = *inflight_.front();
             PGresult* raw = PQgetResult(c);
             if (!raw) {
-                auto done = std::move(inflight_.front());
-                inflight_.pop_front();
+                // The caller (on_readable) moves the held ops on next.
                 script_running_ = false;
-                if (PQenterPipelineMode(c) != 1) {
-                    finish(*done);
-                    return break_connection(conn_error_message(c));
-                }
-                tx_status_.store(static_cast<int>(PQtransactionStatus(c)), std::memory_order_release);
-                in_flight_.store(inflight_.size(), std::memory_order_release);
+                bool back_in_pipeline = PQenterPipelineMode(c) == 1;
+                auto done = pop_finished();
                 session_changed_.store(true, std::memory_order_release);  // a script may do anything
                 finish(*done);
-                release_held();
+                if (!back_in_pipeline) break_connection(conn_error_message(c));
                 return;
             }
             pgresult_ptr res(raw);
@@ -542,10 +545,7 @@ private:
             bool main_statement = op.statements_done == op.statements - 1;
             switch (PQresultStatus(raw)) {
             case PGRES_PIPELINE_SYNC: {
-                auto done = std::move(inflight_.front());
-                inflight_.pop_front();
-                tx_status_.store(static_cast<int>(PQtransactionStatus(c)), std::memory_order_release);
-                in_flight_.store(inflight_.size(), std::memory_order_release);
+                auto done = pop_finished();
                 finish(*done);
                 break;
             }

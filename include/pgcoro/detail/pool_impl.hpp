@@ -130,9 +130,7 @@ private:
         std::weak_ptr<waiter> w;
         cancel_handler(std::weak_ptr<pool_impl> s, std::weak_ptr<waiter> ww) : self(std::move(s)), w(std::move(ww)) {}
         void operator()(boost::asio::cancellation_type_t type) {
-            if ((type & (boost::asio::cancellation_type::terminal | boost::asio::cancellation_type::partial |
-                         boost::asio::cancellation_type::total)) == boost::asio::cancellation_type::none)
-                return;
+            if (!cancels(type)) return;
             auto s = self.lock();
             if (!s) return;
             boost::asio::post(s->strand_, [s, ww = w] {
