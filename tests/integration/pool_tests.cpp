@@ -4,6 +4,7 @@
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <atomic>
 #include <set>
@@ -127,6 +128,7 @@ TEST_CASE("max_size 2 under 200 workers and cancelled acquires: no deadlock, no 
             auto observer = co_await connect();
             auto until = std::chrono::steady_clock::now() + std::chrono::seconds(stress_seconds());
             int workers_done = 0, queries = 0, cancelled = 0, errors = 0;
+            std::vector<int> per_worker(200, 0);
             std::size_t max_size_seen = 0;
             int64_t max_backends = 0;
             for (int w = 0; w < 200; ++w) {
@@ -134,7 +136,10 @@ TEST_CASE("max_size 2 under 200 workers and cancelled acquires: no deadlock, no 
                     while (std::chrono::steady_clock::now() < until) {
                         try {
                             auto v = co_await db.query_one<int32_t>("select $1::int4", w);
-                            if (v == w) ++queries;
+                            if (v == w) {
+                                ++queries;
+                                ++per_worker[static_cast<std::size_t>(w)];
+                            }
                         } catch (const std::exception&) {
                             ++errors;
                         }
@@ -162,7 +167,9 @@ TEST_CASE("max_size 2 under 200 workers and cancelled acquires: no deadlock, no 
             }
             INFO("queries " << queries << ", cancelled acquires " << cancelled << ", errors " << errors);
             CHECK(errors == 0);
-            CHECK(queries > 1000);
+            // Progress without a throughput threshold (this also runs under ASan): every
+            // worker was served, none starved behind the cancelled acquires.
+            CHECK(std::count(per_worker.begin(), per_worker.end(), 0) == 0);
             CHECK(cancelled > 0);
             CHECK(max_size_seen <= 2);
             CHECK(max_backends <= 2);

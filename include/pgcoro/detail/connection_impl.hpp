@@ -478,10 +478,14 @@ private:
 
     void probe_idle() {
         if (state_ != state::open || !inflight_.empty() || reading_) return;
-        pollfd p{PQsocket(conn_.get()), POLLIN, 0};
-        if (::poll(&p, 1, 0) <= 0) return;
-        if (!PQconsumeInput(conn_.get()) || PQstatus(conn_.get()) == CONNECTION_BAD)
-            break_connection(conn_error_message(conn_.get()));
+        // A server closing the connection sends FATAL, then the end of the stream; one read
+        // may get only the message, so read on while the socket stays readable.
+        for (int reads = 0; reads < 8; ++reads) {
+            pollfd p{PQsocket(conn_.get()), POLLIN, 0};
+            if (::poll(&p, 1, 0) <= 0) return;
+            if (!PQconsumeInput(conn_.get()) || PQstatus(conn_.get()) == CONNECTION_BAD)
+                return break_connection(conn_error_message(conn_.get()));
+        }
     }
 
     void arm_read() {
