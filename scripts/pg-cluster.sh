@@ -64,9 +64,13 @@ max_connections = 300
 shared_buffers = 128MB
 log_min_messages = warning
 CONF
+  # Below the kernel's ephemeral range: a client socket must never take the port of a
+  # halted cluster before it resumes.
+  eph_low=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+  [ "$eph_low" -gt 21000 ] 2>/dev/null || eph_low=32768
   port=""
   for _ in $(seq 1 50); do
-    p=$(( 20000 + RANDOM % 30000 ))
+    p=$(( 20000 + RANDOM % (eph_low - 20000) ))
     if port_free "$p"; then
       if as_owner "$pg_bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -o "-p $p" -w -t 30 start >/dev/null 2>&1; then
         port=$p; break
@@ -102,7 +106,8 @@ halt)
   ;;
 resume)
   dir=$(cat "$state/datadir")
-  as_owner "$pg_bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -o "-p $(cat "$state/port")" -w -t 30 start >/dev/null
+  as_owner "$pg_bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -o "-p $(cat "$state/port")" -w -t 30 start >/dev/null \
+    || { echo "pg-cluster: resume failed:" >&2; tail -5 "$dir/server.log" >&2; exit 1; }
   ;;
 *)
   echo "usage: $0 start|stop|url|halt|resume STATE_DIR" >&2; exit 2 ;;
