@@ -1,5 +1,8 @@
 # Runs EXE [ARGS] with DATABASE_URL set to the test cluster's URL; fails when EXE does.
-file(READ ${STATE_DIR}/url url)
+if(NOT URL_FILE)
+  set(URL_FILE url)
+endif()
+file(READ ${STATE_DIR}/${URL_FILE} url)
 string(STRIP "${url}" url)
 set(ENV{DATABASE_URL} "${url}")
 separate_arguments(args UNIX_COMMAND "${ARGS}")

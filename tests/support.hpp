@@ -7,11 +7,23 @@
 
 #include <boost/asio.hpp>
 
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
+#include <vector>
+
+extern char** environ;
 
 namespace pgtest {
 
@@ -79,5 +91,124 @@ asio::awaitable<pgcoro::error> expect_error(Awaitable a) {
     FAIL("expected a pgcoro::error, got none");
     throw std::logic_error("unreachable");
 }
+
+/// `url` with its database name replaced (URL form: scheme://authority/dbname?params).
+inline std::string with_dbname(const std::string& url, const std::string& db) {
+    std::size_t scheme = url.find("://");
+    if (scheme == std::string::npos) return url + " dbname=" + db;  // key=value form
+    std::size_t host_end = std::min(url.find('/', scheme + 3), url.find('?', scheme + 3));
+    std::size_t query = url.find('?', scheme + 3);
+    std::string head = url.substr(0, host_end);
+    std::string tail = query == std::string::npos ? "" : url.substr(query);
+    return head + "/" + db + tail;
+}
+
+/// A database of its own for one test, owned by the non-superuser role; dropped by drop().
+struct scratch_database {
+    std::string name;
+    std::string url;      ///< as the superuser
+    std::string app_url;  ///< as the non-superuser owner
+
+    static asio::awaitable<scratch_database> create(const std::string& prefix) {
+        scratch_database d;
+        d.name = unique_name(prefix);
+        auto admin = co_await connect();
+        std::string owner = co_await admin.query_one<std::string>(
+            "select coalesce((select rolname from pg_roles where rolname = 'pgcoro_app'), current_user)");
+        co_await admin.execute_script("create database " + d.name + " owner " + owner);
+        d.url = with_dbname(pgtest::url(), d.name);
+        std::string app = pgtest::app_url();
+        d.app_url = with_dbname(app.empty() ? pgtest::url() : app, d.name);
+        co_return d;
+    }
+    asio::awaitable<void> drop() const {
+        auto admin = co_await connect();
+        co_await admin.execute_script("drop database if exists " + name + " with (force)");
+    }
+};
+
+/// A finished child process: its exit code (-1: killed by a signal) and its output.
+struct process_result {
+    int code = -1;
+    std::string output;  ///< stdout and stderr together
+};
+
+/// A started child process whose stdout and stderr go to a temporary file.
+class child_process {
+public:
+    child_process(std::vector<std::string> argv, const std::vector<std::string>& extra_env = {}) {
+        out_ = std::filesystem::temp_directory_path() / unique_name("pgcoro_child_out");
+        // extra_env ("NAME=value") replaces what the environment has of the same name.
+        std::vector<std::string> env;
+        for (char** e = environ; *e; ++e) {
+            std::string_view v(*e);
+            bool replaced = std::any_of(extra_env.begin(), extra_env.end(), [&](const std::string& x) {
+                return v.substr(0, v.find('=') + 1) == std::string_view(x).substr(0, x.find('=') + 1);
+            });
+            if (!replaced) env.emplace_back(*e);
+        }
+        for (const auto& e : extra_env) env.push_back(e);
+        std::vector<char*> args, envp;
+        for (auto& a : argv) args.push_back(a.data());
+        args.push_back(nullptr);
+        for (auto& e : env) envp.push_back(e.data());
+        envp.push_back(nullptr);
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, 1, out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        posix_spawn_file_actions_adddup2(&fa, 1, 2);
+        int rc = posix_spawnp(&pid_, args[0], &fa, nullptr, args.data(), envp.data());
+        posix_spawn_file_actions_destroy(&fa);
+        if (rc != 0) FAIL("cannot start " << argv[0] << ": " << std::strerror(rc));
+    }
+    child_process(const child_process&) = delete;
+    child_process& operator=(const child_process&) = delete;
+    ~child_process() {
+        if (pid_ > 0) wait();
+    }
+
+    process_result wait() {
+        process_result r;
+        int status = 0;
+        if (pid_ > 0 && waitpid(pid_, &status, 0) == pid_ && WIFEXITED(status)) r.code = WEXITSTATUS(status);
+        pid_ = -1;
+        std::ifstream in(out_);
+        std::ostringstream ss;
+        ss << in.rdbuf();
+        r.output = ss.str();
+        std::error_code ec;
+        std::filesystem::remove(out_, ec);
+        return r;
+    }
+
+private:
+    pid_t pid_ = -1;
+    std::filesystem::path out_;
+};
+
+inline process_result run_process(std::vector<std::string> argv, const std::vector<std::string>& extra_env = {}) {
+    child_process p(std::move(argv), extra_env);
+    return p.wait();
+}
+
+/// A temporary directory, removed with everything in it at the end of the scope.
+class temp_dir {
+public:
+    explicit temp_dir(const std::string& prefix)
+        : path_(std::filesystem::temp_directory_path() / unique_name(prefix)) {
+        std::filesystem::create_directories(path_);
+    }
+    ~temp_dir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path_, ec);
+    }
+    const std::filesystem::path& path() const { return path_; }
+    void write(const std::string& name, const std::string& content) const {
+        std::ofstream(path_ / name, std::ios::binary) << content;
+    }
+
+private:
+    std::filesystem::path path_;
+};
 
 }  // namespace pgtest

@@ -34,6 +34,12 @@ enum class errc {
     pool_closed,              ///< the pool was closed
     invalid_config,           ///< a pool_config value (or environment variable) is wrong
     transaction_aborted,      ///< COMMIT found the transaction failed; it was rolled back
+    invalid_migration,        ///< a migration or seed file is malformed (name, content, pairing)
+    migration_lock_timeout,   ///< another migrator held the migration lock past lock_timeout
+    migration_checksum_mismatch,  ///< an applied migration's file changed since it was applied
+    migration_unknown_version,    ///< the database has a version the migration set lacks
+    migration_out_of_order,   ///< a pending version is older than the newest applied one
+    migration_missing_down,   ///< a rollback needs a .down.sql file that does not exist
 };
 
 namespace detail {
@@ -62,6 +68,12 @@ public:
         case errc::pool_closed: return "the pool is closed";
         case errc::invalid_config: return "invalid configuration";
         case errc::transaction_aborted: return "the transaction had failed and was rolled back";
+        case errc::invalid_migration: return "invalid migration file";
+        case errc::migration_lock_timeout: return "timed out waiting for the migration lock";
+        case errc::migration_checksum_mismatch: return "an applied migration was changed";
+        case errc::migration_unknown_version: return "the database has a migration these files do not";
+        case errc::migration_out_of_order: return "a pending migration is older than the newest applied one";
+        case errc::migration_missing_down: return "a migration has no down file";
         }
         return "unknown pgcoro error";
     }

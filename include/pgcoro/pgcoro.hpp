@@ -4,6 +4,8 @@
 #include <pgcoro/connection.hpp>
 #include <pgcoro/diagnostics.hpp>
 #include <pgcoro/error.hpp>
+#include <pgcoro/migrate.hpp>
+#include <pgcoro/migration.hpp>
 #include <pgcoro/observer.hpp>
 #include <pgcoro/pool.hpp>
 #include <pgcoro/pool_config.hpp>

@@ -19,6 +19,6 @@ string(STRIP "${url}" url)
 execute_process(COMMAND ${WORK_DIR}/consumer-build/consumer "${url}"
                 RESULT_VARIABLE rc OUTPUT_VARIABLE out)
 message("${out}")
-if(NOT rc EQUAL 0 OR NOT out MATCHES "answer=42")
+if(NOT rc EQUAL 0 OR NOT out MATCHES "answer=42 planned=1")
   message(FATAL_ERROR "the consumer did not run its query (${rc})")
 endif()

@@ -4,6 +4,7 @@
 #include <pgcoro/detail/pq.hpp>
 
 #include <cmath>
+#include <functional>
 #include <random>
 #include <limits>
 
@@ -223,4 +224,173 @@ TEST_CASE("UUIDv7 is time-ordered and unique", "[uuid]") {
     CHECK(static_cast<long long>(ms) > ms_now - 60000);
     CHECK(new_uuid() != new_uuid());
     CHECK((new_uuid().data[6] >> 4) == 4);
+}
+
+// ---- migrations: files, checksums, statements, plans -----------------------------------
+
+namespace {
+pgcoro::error migration_error(const std::function<void()>& f) {
+    try {
+        f();
+    } catch (const pgcoro::error& e) {
+        return e;
+    }
+    FAIL("expected a pgcoro::error");
+    throw std::logic_error("unreachable");
+}
+
+applied_migration applied_row(const migration& m) {
+    applied_migration a;
+    a.version = m.version;
+    a.name = m.name;
+    a.checksum = m.up.checksum;
+    return a;
+}
+}  // namespace
+
+TEST_CASE("migration checksums ignore a BOM and CRLF line ends, nothing else", "[migrate]") {
+    CHECK(detail::sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    auto lf = sql_script::from("1_a.up.sql", "create table t (a int);\nselect 1;\n");
+    auto crlf = sql_script::from("1_a.up.sql", "\xEF\xBB\xBF" "create table t (a int);\r\nselect 1;\r\n");
+    CHECK(lf.checksum == crlf.checksum);
+    CHECK(crlf.sql == lf.sql);
+    CHECK(sql_script::from("1_a.up.sql", "create table t (a int);\rselect 1;\n").checksum != lf.checksum);
+    CHECK(sql_script::from("1_a.up.sql", "create table t (a int); \nselect 1;\n").checksum != lf.checksum);
+    CHECK(sql_script::from("x", "  --  pgcoro:no-transaction \r\ncreate index concurrently i on t (a);").no_transaction);
+    CHECK_FALSE(sql_script::from("x", "\n-- pgcoro:no-transaction\nselect 1").no_transaction);
+    CHECK_FALSE(lf.no_transaction);
+}
+
+TEST_CASE("SQL scripts split into statements the way psql does", "[migrate]") {
+    auto st = detail::split_sql(
+        "-- comment; not a statement\n"
+        "create table \"a;b\" (x text default 'it''s; fine');\n"
+        "/* block /* nested; */ still; */ select E'\\'; still a string', $1;\n"
+        "create function f() returns int language plpgsql as $body$ begin return 1; end; $body$;\n"
+        "create function g() returns int language sql begin atomic select 1; select case when true then 2 end; end;\n"
+        "select $$;$$ ;;  \n -- trailing comment only\n");
+    REQUIRE(st.size() == 5);
+    CHECK(st[0].line == 2);
+    CHECK(st[0].text == "create table \"a;b\" (x text default 'it''s; fine')");
+    CHECK(st[1].line == 3);
+    CHECK(st[1].first_word == "SELECT");
+    CHECK(st[2].first_word == "CREATE");
+    CHECK(st[2].text.ends_with("$body$"));
+    CHECK(st[3].text.ends_with("end; end"));
+    CHECK(st[3].line == 5);
+    CHECK(st[4].text == "select $$;$$");
+    CHECK(detail::split_sql("select 'unterminated; still one").size() == 1);
+    CHECK(detail::split_sql("  -- nothing\n/* at all */ ;").empty());
+}
+
+TEST_CASE("a transactional migration may not commit or roll back itself", "[migrate]") {
+    auto e = migration_error([] { sql_script::from("7_x.up.sql", "create table t (a int);\n\nCOMMIT;\n"); });
+    CHECK(e.code() == errc::invalid_migration);
+    CHECK(std::string(e.what()).find("7_x.up.sql line 3: COMMIT") != std::string::npos);
+    for (const char* bad : {"begin;", "start transaction;", "end;", "rollback;", "abort;", "prepare transaction 'x';"})
+        CHECK_THROWS_AS(sql_script::from("1_a.up.sql", bad), pgcoro::error);
+    CHECK_NOTHROW(sql_script::from("1_a.up.sql", "savepoint s; select 1; rollback to savepoint s; release s;"));
+    CHECK_NOTHROW(sql_script::from("1_a.up.sql", "do $$ begin perform 1; end $$; create function h() returns void "
+                                                 "language plpgsql as 'begin commit; end';"));
+    CHECK_NOTHROW(sql_script::from("1_a.up.sql", "-- pgcoro:no-transaction\ncommit;"));
+}
+
+TEST_CASE("migration sets are read from file names and checked", "[migrate]") {
+    std::vector<sql_file> files = {{"20261121000002_b.up.sql", "select 2;"},
+                                   {"3_c-x.up.sql", "select 3;"},
+                                   {"20261121000002_b.down.sql", "select -2;"},
+                                   {"1_a.up.sql", "select 1;"}};
+    auto set = migration_set::from_files(files);
+    REQUIRE(set.size() == 3);
+    CHECK(set.items()[0].version == 1);
+    CHECK(set.items()[1].name == "c-x");
+    CHECK(set.items()[2].version == 20261121000002);
+    CHECK(set.items()[2].down);
+    CHECK_FALSE(set.items()[0].down);
+    CHECK(set.find(3) == &set.items()[1]);
+    CHECK(set.find(2) == nullptr);
+
+    auto bad = [](std::vector<sql_file> f) { return migration_error([&] { migration_set::from_files(f); }); };
+    std::vector<sql_file> cases[] = {
+        {{"1_a.sql", ""}},                                 // neither up nor down
+        {{"a_b.up.sql", ""}},                              // no version
+        {{"1.up.sql", ""}},                                // no name
+        {{"-1_a.up.sql", ""}},                             // negative
+        {{"99999999999999999999_a.up.sql", ""}},           // too big for bigint
+        {{"1_a b.up.sql", ""}},                            // space in the name
+        {{"1_a.up.sql", ""}, {"1_b.up.sql", ""}},          // version used twice
+        {{"2_a.down.sql", ""}},                            // down without up
+    };
+    for (auto& c : cases) CHECK(bad(c).code() == errc::invalid_migration);
+    CHECK(std::string(bad(cases[6]).what()).find("version 1 is used twice") != std::string::npos);
+    CHECK(std::string(bad(cases[7]).what()).find("2_a.down.sql has no matching .up.sql") != std::string::npos);
+
+    auto seeds = seed_set::from_files({{"b.sql", "select 1"}, {"a.sql", "select 2"}});
+    REQUIRE(seeds.size() == 2);
+    CHECK(seeds.items()[0].file == "a.sql");
+    CHECK_THROWS_AS(seed_set::from_files({{"a.txt", ""}}), pgcoro::error);
+}
+
+TEST_CASE("migration plans refuse drift and respect order, targets and down files", "[migrate]") {
+    std::vector<sql_file> files = {{"1_a.up.sql", "select 1"}, {"1_a.down.sql", "select -1"},
+                                   {"2_b.up.sql", "select 2"}, {"3_c.up.sql", "select 3"},
+                                   {"3_c.down.sql", "select -3"}};
+    auto set = migration_set::from_files(files);
+    std::vector<applied_migration> none;
+    auto all = detail::plan_up(set, none, std::nullopt, false);
+    REQUIRE(all.size() == 3);
+    CHECK(detail::plan_up(set, none, 2, false).size() == 2);
+
+    std::vector<applied_migration> applied = {applied_row(set.items()[0])};
+    CHECK(detail::plan_up(set, applied, std::nullopt, false).front()->version == 2);
+
+    // 3 applied, 2 not: out of order.
+    std::vector<applied_migration> gap = {applied_row(set.items()[0]), applied_row(set.items()[2])};
+    auto e = migration_error([&] { detail::plan_up(set, gap, std::nullopt, false); });
+    CHECK(e.code() == errc::migration_out_of_order);
+    CHECK(std::string(e.what()).find("2_b.up.sql") != std::string::npos);
+    CHECK(detail::plan_up(set, gap, std::nullopt, true).size() == 1);
+
+    // A changed file: both checksums and the file are named.
+    auto changed = applied;
+    changed[0].checksum = std::string(64, 'f');
+    e = migration_error([&] { detail::check_history(set, changed, false); });
+    CHECK(e.code() == errc::migration_checksum_mismatch);
+    std::string what = e.what();
+    CHECK(what.find("1_a.up.sql") != std::string::npos);
+    CHECK(what.find(std::string(64, 'f')) != std::string::npos);
+    CHECK(what.find(set.items()[0].up.checksum) != std::string::npos);
+
+    // A version the set does not know.
+    auto unknown = applied;
+    unknown.push_back(applied_migration{9, "gone", "x", {}, 0});
+    CHECK(migration_error([&] { detail::check_history(set, unknown, false); }).code() ==
+          errc::migration_unknown_version);
+    CHECK_NOTHROW(detail::check_history(set, unknown, true));
+
+    // Down: newest first, a missing down file stops it before anything runs.
+    std::vector<applied_migration> three = {applied_row(set.items()[0]), applied_row(set.items()[1]),
+                                            applied_row(set.items()[2])};
+    auto one = detail::plan_down(set, three, 1, std::nullopt);
+    REQUIRE(one.size() == 1);
+    CHECK(one[0]->version == 3);
+    e = migration_error([&] { detail::plan_down(set, three, 2, std::nullopt); });
+    CHECK(e.code() == errc::migration_missing_down);
+    CHECK(std::string(e.what()).find("2_b.up.sql") != std::string::npos);
+    CHECK(detail::plan_down(set, three, 5, 2).size() == 1);
+    CHECK_THROWS_AS(detail::plan_down(set, three, 0, 0), pgcoro::error);
+    CHECK(detail::plan_down(set, none, 5, std::nullopt).empty());
+}
+
+TEST_CASE("server error positions map to lines and columns", "[migrate]") {
+    std::string text = "select 1;\nselect é from\n  nope";
+    CHECK(detail::locate(text, 1).line == 1);
+    auto l = detail::locate(text, 18);  // é: two bytes, one character
+    CHECK(l.line == 2);
+    CHECK(l.column == 8);
+    CHECK(detail::locate(text, 0).line == 0);
+    CHECK(detail::locate(text, 1000).line == 0);
+    CHECK(detail::quoted_table("s.t") == "\"s\".\"t\"");
+    CHECK_THROWS_AS(detail::quoted_table("x\"; drop"), pgcoro::error);
+    CHECK(detail::migration_lock_key("a") != detail::migration_lock_key("b"));
 }

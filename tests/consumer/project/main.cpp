@@ -1,6 +1,8 @@
 // A project outside pgcoro's tree, built against an install prefix.
 #include <pgcoro/pgcoro.hpp>
 
+#include "embedded_migrations.hpp"
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 
@@ -15,8 +17,13 @@ int main(int argc, char** argv) {
         [&]() -> boost::asio::awaitable<void> {
             auto conn = co_await pgcoro::connection::connect(io.get_executor(), argv[1]);
             int answer = co_await conn.query_one<std::int32_t>("select $1::int4 * 2", 21);
-            std::printf("answer=%d\n", answer);
-            rc = answer == 42 ? 0 : 1;
+            // A dry run changes nothing: the migration is planned, not applied.
+            pgcoro::migrate_options opt;
+            opt.dry_run = true;
+            opt.history_table = "pgcoro_consumer_migrations";
+            auto report = co_await pgcoro::migrate(conn, embedded_migrations::migrations(), opt);
+            std::printf("answer=%d planned=%zu\n", answer, report.planned.size());
+            rc = answer == 42 && report.planned.size() == 1 ? 0 : 1;
         },
         [](std::exception_ptr e) {
             if (!e) return;

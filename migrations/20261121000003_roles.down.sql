@@ -1,0 +1,2 @@
+drop table user_roles;
+drop table roles;
