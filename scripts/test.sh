@@ -24,7 +24,7 @@ cmake --build build/release -j"$jobs"
 
 echo "== AddressSanitizer + UBSan build"
 cmake -S . -B build/sanitize -DCMAKE_BUILD_TYPE=Debug -DPGCORO_SANITIZE=ON \
-  -DPGCORO_BUILD_EXAMPLES=OFF -DPGCORO_BUILD_BENCHMARKS=OFF
+  -DPGCORO_BUILD_EXAMPLES=OFF -DPGCORO_BUILD_BENCHMARKS=OFF -DPGCORO_BUILD_TOOLS=ON
 cmake --build build/sanitize -j"$jobs"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}

@@ -197,7 +197,10 @@ public:
         boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
         bool told = false;
         for (;;) {
+            // Cancelled after the server granted it but before we heard: unlock() must try.
+            lock_state_ = lock_state::maybe;
             if (co_await conn_.query_one<bool>("select pg_try_advisory_lock($1)", key_)) break;
+            lock_state_ = lock_state::none;
             auto now = migrate_clock::now();
             if (now >= deadline) co_await throw_lock_timeout();
             if (!told) {
@@ -208,7 +211,7 @@ public:
             timer.expires_after(std::max<migrate_clock::duration>(wait, std::chrono::milliseconds(1)));
             co_await timer.async_wait(boost::asio::use_awaitable);
         }
-        locked_ = true;
+        lock_state_ = lock_state::held;
         auto waited = ms_since(start);
         saved_timeouts_ = co_await conn_.query_one<std::tuple<std::string, std::string>>(
             "select current_setting('statement_timeout'), current_setting('idle_in_transaction_session_timeout')");
@@ -223,16 +226,19 @@ public:
     /// Never throws: when any of that fails, the connection is closed, which releases the
     /// lock on the server too.
     boost::asio::awaitable<void> unlock() {
-        if (!locked_) co_return;
-        locked_ = false;
+        lock_state state = lock_state_;
+        if (state == lock_state::none) co_return;
+        lock_state_ = lock_state::none;
         bool ok = true;
         try {
             if (conn_.transaction_status() != PQTRANS_IDLE) co_await conn_.execute("rollback");
-            co_await conn_.execute(
-                "select set_config('statement_timeout', $1, false), "
-                "set_config('idle_in_transaction_session_timeout', $2, false)",
-                std::get<0>(saved_timeouts_), std::get<1>(saved_timeouts_));
-            ok = co_await conn_.query_one<bool>("select pg_advisory_unlock($1)", key_);
+            if (state == lock_state::held)
+                co_await conn_.execute(
+                    "select set_config('statement_timeout', $1, false), "
+                    "set_config('idle_in_transaction_session_timeout', $2, false)",
+                    std::get<0>(saved_timeouts_), std::get<1>(saved_timeouts_));
+            // Unlocking a lock not held returns false (and a warning): fine when unsure.
+            ok = co_await conn_.query_one<bool>("select pg_advisory_unlock($1)", key_) || state == lock_state::maybe;
         } catch (...) {
             ok = false;
         }
@@ -406,7 +412,8 @@ private:
     const migrate_options& opt_;
     std::string history_, seeds_;
     std::int64_t key_;
-    bool locked_ = false;
+    enum class lock_state { none, maybe, held };
+    lock_state lock_state_ = lock_state::none;
     std::tuple<std::string, std::string> saved_timeouts_{"0", "0"};
 };
 
