@@ -131,12 +131,9 @@ inline std::string quoted_table(const std::string& name) {
 
 /// The advisory lock key: the first 64 bits of SHA-256("pgcoro.migrate:" + table).
 inline std::int64_t migration_lock_key(const std::string& history_table) {
-    std::string h = sha256_hex("pgcoro.migrate:" + history_table);
+    sha256_digest md = sha256("pgcoro.migrate:" + history_table);
     std::uint64_t v = 0;
-    for (int i = 0; i < 16; ++i) {
-        char c = h[static_cast<std::size_t>(i)];
-        v = (v << 4) | static_cast<std::uint64_t>(c <= '9' ? c - '0' : c - 'a' + 10);
-    }
+    for (std::size_t i = 0; i < 8; ++i) v = (v << 8) | md[i];
     return static_cast<std::int64_t>(v);
 }
 
@@ -295,11 +292,37 @@ public:
         co_return out;
     }
 
-    /// Runs a script with its bookkeeping statement (sql, one bigint and text parameters)
-    /// in one transaction, or statement by statement with the bookkeeping after it for a
-    /// no-transaction script. Returns the script's run time.
-    boost::asio::awaitable<std::chrono::milliseconds> run(const sql_script& s, std::string book_sql,
-                                                           std::int64_t version, std::string name) {
+    /// What a script's run records: its history row (up), the row's removal (down), or
+    /// its seed row.
+    enum class record { applied, reverted, seeded };
+
+    boost::asio::awaitable<void> write_record(record kind, std::int64_t version, const std::string& name,
+                                              const sql_script& s, std::chrono::milliseconds took) {
+        auto ms = static_cast<std::int64_t>(took.count());
+        switch (kind) {
+        case record::applied:
+            co_await conn_.execute("insert into " + history_ +
+                                       " (version, name, checksum, applied_at, duration_ms) values ($1, $2, $3, now(), $4)",
+                                   version, name, s.checksum, ms);
+            break;
+        case record::reverted:
+            co_await conn_.execute("delete from " + history_ + " where version = $1", version);
+            break;
+        case record::seeded:
+            co_await conn_.execute("insert into " + seeds_ +
+                                       " (name, checksum, applied_at, duration_ms) values ($1, $2, now(), $3) "
+                                       "on conflict (name) do update set checksum = excluded.checksum, "
+                                       "applied_at = excluded.applied_at, duration_ms = excluded.duration_ms",
+                                   name, s.checksum, ms);
+            break;
+        }
+    }
+
+    /// Runs a script and writes its record in one transaction, or, for a no-transaction
+    /// script, statement by statement with the record written after the last. Returns the
+    /// script's run time.
+    boost::asio::awaitable<std::chrono::milliseconds> run(const sql_script& s, record kind, std::int64_t version,
+                                                           const std::string& name) {
         auto start = migrate_clock::now();
         std::exception_ptr failure;
         std::optional<pgcoro::error> located;
@@ -309,7 +332,7 @@ public:
                 co_await conn_.execute("begin");
                 co_await conn_.execute_script(s.sql);
                 took = ms_since(start);
-                co_await conn_.execute(book_sql, version, name, s.checksum, static_cast<std::int64_t>(took.count()));
+                co_await write_record(kind, version, name, s, took);
                 co_await conn_.execute("commit");
             } catch (const pgcoro::error& e) {
                 if (e.diagnostics().from_server())
@@ -333,7 +356,7 @@ public:
                     ++done;
                 }
                 took = ms_since(start);
-                co_await conn_.execute(book_sql, version, name, s.checksum, static_cast<std::int64_t>(took.count()));
+                co_await write_record(kind, version, name, s, took);
             } catch (const pgcoro::error& e) {
                 if (e.diagnostics().from_server() && done < statements.size())
                     located.emplace(locate_script_error(
@@ -354,35 +377,21 @@ public:
 
     boost::asio::awaitable<void> apply_up(const migration& m, migration_report& report) {
         emit(migration_event::applying, m.version, m.up.file);
-        auto took = co_await run(m.up,
-                                 "insert into " + history_ +
-                                     " (version, name, checksum, applied_at, duration_ms) values ($1, $2, $3, now(), $4)",
-                                 m.version, m.name);
+        auto took = co_await run(m.up, record::applied, m.version, m.name);
         emit(migration_event::applied, m.version, m.up.file, took);
         report.applied.push_back(migration_step{m.version, m.up.file, took});
     }
 
     boost::asio::awaitable<void> apply_down(const migration& m, migration_report& report) {
         emit(migration_event::reverting, m.version, m.down->file);
-        // The bookkeeping statement takes the same four parameters; only $1 matters here.
-        auto took = co_await run(*m.down,
-                                 "delete from " + history_ +
-                                     " where version = $1 and $2::text is not null and $3::text is not null "
-                                     "and $4::bigint is not null",
-                                 m.version, m.name);
+        auto took = co_await run(*m.down, record::reverted, m.version, m.name);
         emit(migration_event::reverted, m.version, m.down->file, took);
         report.reverted.push_back(migration_step{m.version, m.down->file, took});
     }
 
     boost::asio::awaitable<void> apply_seed(const sql_script& s, migration_report& report) {
         emit(migration_event::seeding, 0, s.file);
-        auto took = co_await run(s,
-                                 "insert into " + seeds_ +
-                                     " (name, checksum, applied_at, duration_ms) values ($2, $3, now(), $4) "
-                                     "on conflict (name) do update set checksum = excluded.checksum, "
-                                     "applied_at = excluded.applied_at, duration_ms = excluded.duration_ms "
-                                     "where $1::bigint is not null",
-                                 0, s.file);
+        auto took = co_await run(s, record::seeded, 0, s.file);
         emit(migration_event::seeded, 0, s.file, took);
         report.seeded.push_back(migration_step{0, s.file, took});
     }

@@ -3,20 +3,28 @@
 
 #include <openssl/evp.h>
 
+#include <array>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 
 namespace pgcoro::detail {
 
-inline std::string sha256_hex(std::string_view data) {
-    unsigned char md[EVP_MAX_MD_SIZE];
+using sha256_digest = std::array<unsigned char, 32>;
+
+inline sha256_digest sha256(std::string_view data) {
+    sha256_digest md{};
     unsigned int len = 0;
-    if (EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr) != 1)
+    if (EVP_Digest(data.data(), data.size(), md.data(), &len, EVP_sha256(), nullptr) != 1 || len != md.size())
         throw std::runtime_error("OpenSSL EVP_Digest(SHA-256) failed");
+    return md;
+}
+
+inline std::string sha256_hex(std::string_view data) {
     static constexpr char hex[] = "0123456789abcdef";
-    std::string out(static_cast<std::size_t>(len) * 2, '0');
-    for (unsigned int i = 0; i < len; ++i) {
+    sha256_digest md = sha256(data);
+    std::string out(md.size() * 2, '0');
+    for (std::size_t i = 0; i < md.size(); ++i) {
         out[2 * i] = hex[md[i] >> 4];
         out[2 * i + 1] = hex[md[i] & 0x0f];
     }
