@@ -146,6 +146,8 @@ std::shared_ptr<exec_op> make_op(std::string_view sql, const Args&... args) {
 ///
 /// Cancellation: every operation honours Asio per-operation cancellation (terminal,
 /// partial and total), e.g. `co_await (conn.query<int>(...) || timer.async_wait(...))`.
+/// (Asio's `||` completes on the first *success*: when the query fails, its error comes
+/// only after the timer too has fired.)
 /// The operation then completes at once with boost::asio::error::operation_aborted; if
 /// the statement had reached the server, a cancel request is sent without blocking the
 /// io_context (libpq < 17: PQcancel on a background thread; libpq >= 17: PQcancelStart),

@@ -125,6 +125,8 @@ public:
 
     /// Retries (SELECT 1 through the pool) with exponential backoff until the database
     /// answers or `timeout` passes; then throws errc::pool_timeout with the last error.
+    /// Each attempt is bounded by what is left of `timeout` and by acquire_timeout; a
+    /// failed attempt (refused, acquire timed out) is retried, errc::pool_closed is not.
     boost::asio::awaitable<void> wait_ready(std::chrono::milliseconds timeout) {
         auto deadline = std::chrono::steady_clock::now() + timeout;
         auto delay = std::chrono::milliseconds(50);
@@ -132,17 +134,24 @@ public:
         auto ex = co_await boost::asio::this_coro::executor;
         boost::asio::steady_timer timer(ex);
         while (true) {
-            // Each attempt is bounded by what is left of the deadline.
             boost::asio::steady_timer limit(ex);
             limit.expires_at(deadline);
-            try {
-                using namespace boost::asio::experimental::awaitable_operators;
-                auto r = co_await (ping() || limit.async_wait(boost::asio::use_awaitable));
-                if (r.index() == 0) co_return;
-                if (last.empty()) last = "no answer yet";
-            } catch (const pgcoro::error& e) {
-                if (e.code() == make_error_code(errc::pool_closed)) throw;
-                last = e.what();
+            using namespace boost::asio::experimental::awaitable_operators;
+            // `||` completes on the first *success* and otherwise waits for the other
+            // side, so the attempt reports its failure as a value: were it to throw, the
+            // loop would sit out the whole deadline instead of retrying.
+            auto r = co_await (ping_attempt() || limit.async_wait(boost::asio::use_awaitable));
+            if (r.index() == 0) {
+                std::exception_ptr failure = std::get<0>(r);
+                if (!failure) co_return;
+                try {
+                    std::rethrow_exception(failure);
+                } catch (const pgcoro::error& e) {
+                    if (e.code() == make_error_code(errc::pool_closed)) throw;
+                    last = e.what();
+                }
+            } else if (last.empty()) {
+                last = "no answer yet";
             }
             auto now = std::chrono::steady_clock::now();
             if (now >= deadline)
@@ -205,6 +214,16 @@ private:
         } catch (...) {
         }
         std::rethrow_exception(failure);
+    }
+
+    /// ping() with its failure as a value (null when the database answered).
+    boost::asio::awaitable<std::exception_ptr> ping_attempt() {
+        try {
+            co_await ping();
+        } catch (...) {
+            co_return std::current_exception();
+        }
+        co_return nullptr;
     }
 
     std::shared_ptr<detail::pool_impl> impl_;

@@ -108,7 +108,7 @@ TEST_CASE("an exhausted pool times out within acquire_timeout", "[pool]") {
         auto took = std::chrono::steady_clock::now() - t0;
         CHECK(e.code() == pgcoro::make_error_code(errc::pool_timeout));
         CHECK(took >= 400ms);
-        CHECK(took <= 600ms);
+        CHECK(took < 1500ms);  // the timer's, not a later event's (loose: CI is shared)
         CHECK(std::string(e.what()).find("1 waiting") != std::string::npos);
         CHECK(db.stats().timeouts == 1);
         a.release();
@@ -559,11 +559,17 @@ TEST_CASE("wait_ready waits for a server that starts 3 s late", "[pool][restart]
     run([&](asio::io_context& io) -> asio::awaitable<void> {
         auto cfg = config(2, 1, cluster.url);
         cfg.connect_timeout = std::chrono::seconds(2);
+        // Attempts fail (acquire times out) before the server is back: wait_ready must
+        // retry them rather than sit out its deadline.
+        cfg.acquire_timeout = std::chrono::seconds(1);
+        cfg.reconnect_backoff_max = std::chrono::milliseconds(400);
         pgcoro::pool db(io.get_executor(), cfg);
         auto t0 = std::chrono::steady_clock::now();
+        std::atomic<std::chrono::steady_clock::rep> resumed{0};
         std::jthread starter([&] {
             std::this_thread::sleep_for(std::chrono::seconds(3));
             cluster.resume();
+            resumed = std::chrono::steady_clock::now().time_since_epoch().count();
         });
         auto short_wait = co_await expect_error(db.wait_ready(std::chrono::milliseconds(500)));
         CHECK(short_wait.code() == pgcoro::make_error_code(errc::pool_timeout));
@@ -575,17 +581,20 @@ TEST_CASE("wait_ready waits for a server that starts 3 s late", "[pool][restart]
             late = e;
         }
         if (late) {
-            // Seen once under a loaded full-suite run: say where the pool stood.
             auto st = db.stats();
             FAIL("wait_ready failed: " << late->what() << " | pool size " << st.size << ", idle " << st.idle
                                        << ", in use " << st.in_use << ", waiting " << st.waiting
                                        << ", connect failures " << st.connect_failures << ", timeouts " << st.timeouts);
         }
-        auto took = std::chrono::steady_clock::now() - t0;
+        auto ready_at = std::chrono::steady_clock::now();
         starter.join();
-        CHECK(took >= 3s);
-        CHECK(took < 8s);
+        CHECK(ready_at - t0 >= 3s);
+        // Ready soon after the server is: a reconnect (backoff <= 400 ms) plus at most
+        // one of wait_ready's pauses (<= 2 s); never the rest of the 15 s deadline.
+        auto back_at = std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(resumed.load()));
+        CHECK(ready_at - back_at < 4s);
         CHECK(db.stats().connect_failures > 0);
+        CHECK(db.stats().timeouts >= 1);
         auto one = co_await db.query_one<int32_t>("select 1");
         CHECK(one == 1);
         db.close();
