@@ -28,6 +28,11 @@ namespace pgcoro {
 
 /// Options for connection::connect beyond what the connection string says.
 struct connect_options {
+    // Not an aggregate, on purpose: g++ 12 destroys a braced aggregate temporary inside
+    // a co_await expression twice (`co_await f(T{})`, or a `T options = {}` default).
+    // With a user-declared constructor `T{}` is value-initialised, which it gets right.
+    connect_options() = default;
+
     /// Bounds the whole connect (DNS, TCP, TLS, authentication). When unset, libpq's
     /// `connect_timeout` parameter (or PGCONNECT_TIMEOUT) applies, in seconds per host.
     std::optional<std::chrono::milliseconds> connect_timeout;

@@ -41,6 +41,11 @@ struct migration_event {
 
 /// Settings of a migrator run. All have defaults.
 struct migrate_options {
+    // Not an aggregate, on purpose: g++ 12 destroys a braced aggregate temporary inside
+    // a co_await expression twice (`co_await f(T{})`, or a `T options = {}` default).
+    // With a user-declared constructor `T{}` is value-initialised, which it gets right.
+    migrate_options() = default;
+
     /// The history table ("table" or "schema.table"; letters, digits and '_'), created
     /// on the first run. Its name also keys the advisory lock, so two tables never block
     /// each other.

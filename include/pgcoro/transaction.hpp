@@ -19,6 +19,11 @@ enum class isolation_level { server_default, read_committed, repeatable_read, se
 /// right after BEGIN, so they last exactly as long as the transaction: the way to scope
 /// row-level security to a tenant (`current_setting('app.tenant_id')` in a policy).
 struct transaction_options {
+    // Not an aggregate, on purpose: g++ 12 destroys a braced aggregate temporary inside
+    // a co_await expression twice (`co_await f(T{})`, or a `T options = {}` default).
+    // With a user-declared constructor `T{}` is value-initialised, which it gets right.
+    transaction_options() = default;
+
     isolation_level isolation = isolation_level::server_default;
     bool read_only = false;
     bool deferrable = false;

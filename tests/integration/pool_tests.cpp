@@ -9,6 +9,7 @@
 #include <atomic>
 #include <set>
 #include <thread>
+#include <type_traits>
 
 using namespace pgtest;
 using namespace boost::asio::experimental::awaitable_operators;
@@ -435,6 +436,32 @@ TEST_CASE("transactions commit, roll back, nest and report aborted commits", "[p
         }, opts));
         CHECK(ro_error.sqlstate() == "25006");
         co_await db.execute("drop table " + t);
+        db.close();
+    });
+}
+
+TEST_CASE("option structs written as braced temporaries inside co_await", "[pool][tx][options]") {
+    // g++ 12 mis-compiles a braced *aggregate* temporary in a co_await expression: it
+    // destroys an extra, never-constructed copy (seen with a counting member: 4
+    // constructions, 5 destructions). Neither sanitizer notices, so the static_asserts
+    // are the guard: the option structs are not aggregates, which g++ 12 gets right.
+    static_assert(!std::is_aggregate_v<pgcoro::transaction_options>);
+    static_assert(!std::is_aggregate_v<pgcoro::connect_options>);
+    static_assert(!std::is_aggregate_v<pgcoro::migrate_options>);
+    run([](asio::io_context& io) -> asio::awaitable<void> {
+        pgcoro::pool db(io.get_executor(), config(1));
+        for (int i = 0; i < 3; ++i) {
+            auto tx = co_await db.begin(pgcoro::transaction_options{}.set("app.tenant_id", "t-" + std::to_string(i)));
+            auto seen = co_await tx.query_one<std::string>("select current_setting('app.tenant_id')");
+            CHECK(seen == "t-" + std::to_string(i));
+            co_await tx.rollback();
+        }
+        auto tx = co_await db.begin();
+        co_await tx.commit();
+        auto ex = co_await asio::this_coro::executor;
+        auto c = co_await pgcoro::connection::connect(ex, url(), pgcoro::connect_options{});
+        auto one = co_await c.query_one<int32_t>("select 1");
+        CHECK(one == 1);
         db.close();
     });
 }
