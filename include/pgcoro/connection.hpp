@@ -172,7 +172,8 @@ public:
     /// libpq accepts works, PG* environment variables included. Host names are resolved
     /// with Asio's resolver (never a blocking lookup on the io_context). Throws
     /// pgcoro::error: errc::invalid_conninfo, errc::connect_failed (libpq's message, with
-    /// any password removed) or errc::connect_timeout.
+    /// any password removed) or errc::connect_timeout. Cancellation (any type) abandons
+    /// the attempt at once and throws pgcoro::error with boost::asio::error::operation_aborted.
     static boost::asio::awaitable<connection> connect(executor_type ex, std::string conninfo,
                                                       connect_options options = {}) {
         detail::pgconn_ptr c = co_await detail::connect_pq(ex, std::move(conninfo), options.connect_timeout);

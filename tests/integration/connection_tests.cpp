@@ -115,6 +115,20 @@ TEST_CASE("connect timeout: a server that accepts but never answers", "[connect]
         CHECK(e2.code() == pgcoro::make_error_code(errc::connect_timeout));
         CHECK(took >= 1900ms);
         CHECK(took < 3500ms);
+        // Cancelled while the server says nothing: operation_aborted, at once.
+        asio::cancellation_signal sig;
+        asio::steady_timer later(io, 100ms);
+        later.async_wait([&](boost::system::error_code) { sig.emit(asio::cancellation_type::terminal); });
+        t0 = std::chrono::steady_clock::now();
+        auto e3 = co_await expect_error(asio::co_spawn(
+            io,
+            [&]() -> asio::awaitable<void> {
+                auto c = co_await pgcoro::connection::connect(ex, "postgresql://u:pw@127.0.0.1:" + port + "/x");
+            },
+            asio::bind_cancellation_slot(sig.slot(), asio::use_awaitable)));
+        took = std::chrono::steady_clock::now() - t0;
+        CHECK(e3.code() == asio::error::operation_aborted);
+        CHECK(took < 2s);
     });
 }
 

@@ -6,6 +6,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/error.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -17,6 +18,8 @@
 #include <cstdlib>
 #include <optional>
 #include <string>
+#include <tuple>
+#include <variant>
 #include <vector>
 
 namespace pgcoro::detail {
@@ -125,6 +128,7 @@ inline boost::asio::awaitable<void> resolve_hosts(boost::asio::any_io_executor e
         }
         auto [rec, results] = co_await resolver.async_resolve(
             h, "", boost::asio::as_tuple(boost::asio::use_awaitable));
+        if (rec == boost::asio::error::operation_aborted) throw pgcoro::error(rec, "the connect was cancelled");
         if (rec) {
             last_error = "could not translate host name \"" + h + "\" to address: " + rec.message();
             continue;
@@ -218,7 +222,15 @@ inline boost::asio::awaitable<pgconn_ptr> connect_pq(boost::asio::any_io_executo
         auto what = st == PGRES_POLLING_READING ? asio::posix::stream_descriptor::wait_read
                                                 : asio::posix::stream_descriptor::wait_write;
         timer.expires_at(deadline);
-        auto r = co_await (sd.async_wait(what, asio::use_awaitable) || timer.async_wait(asio::use_awaitable));
+        // Both waits report errors as values: `||` completes on the first *success*, so a
+        // throwing side would make a cancelled connect surface as multiple_exceptions.
+        auto r = co_await (sd.async_wait(what, asio::as_tuple(asio::use_awaitable)) ||
+                           timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+        auto [ec] = r.index() == 0 ? std::get<0>(r) : std::get<1>(r);
+        if (ec == asio::error::operation_aborted)
+            throw pgcoro::error(ec, "the connect was cancelled");
+        if (ec)
+            throw pgcoro::error(make_error_code(errc::connect_failed), "waiting on the socket failed: " + ec.message());
         if (r.index() == 1) {
             throw pgcoro::error(make_error_code(errc::connect_timeout),
                                 "timed out after " +
