@@ -2,7 +2,7 @@
 # A throwaway PostgreSQL cluster for development and tests.
 #
 #   scripts/pg-cluster.sh start STATE_DIR   start a cluster; prints its superuser URL
-#   scripts/pg-cluster.sh stop  STATE_DIR   stop it and delete its data
+#   scripts/pg-cluster.sh stop  STATE_DIR   stop it, delete its data (and STATE_DIR when empty)
 #   scripts/pg-cluster.sh url   STATE_DIR   print the superuser URL of a running cluster
 #   scripts/pg-cluster.sh halt  STATE_DIR   stop the server, keep its data and port
 #   scripts/pg-cluster.sh resume STATE_DIR  start a halted server again (same port)
@@ -96,6 +96,7 @@ stop)
   as_owner "$pg_bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
   rm -rf "$dir"
   rm -f "$state/datadir" "$state/port" "$state/url" "$state/app_url" "$state/pg_bin"
+  rmdir "$state" 2>/dev/null || true  # only when nothing else was put there
   ;;
 url)
   cat "$state/url"
