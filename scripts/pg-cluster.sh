@@ -40,8 +40,15 @@ case "$cmd" in
 start)
   mkdir -p "$state"
   state=$(cd "$state" && pwd)
-  if [ -f "$state/url" ] && [ -f "$state/datadir" ] && as_owner "$pg_bin/pg_ctl" -D "$(cat "$state/datadir")" status >/dev/null 2>&1; then
-    cat "$state/url"; exit 0
+  if [ -f "$state/datadir" ]; then
+    old=$(cat "$state/datadir")
+    # Already running: the same cluster again (a second `start` must not orphan it).
+    if [ -f "$state/url" ] && as_owner "$pg_bin/pg_ctl" -D "$old/data" status >/dev/null 2>&1; then
+      cat "$state/url"; exit 0
+    fi
+    # Left behind (halted, or its server died): delete it before making a new one.
+    as_owner "$pg_bin/pg_ctl" -D "$old/data" -m immediate -w stop >/dev/null 2>&1 || true
+    case "$old" in /tmp/pgcoro-cluster.*) rm -rf "$old" ;; esac
   fi
   dir=$(mktemp -d /tmp/pgcoro-cluster.XXXXXX)
   chmod 700 "$dir"
