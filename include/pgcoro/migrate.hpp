@@ -520,7 +520,7 @@ inline boost::asio::awaitable<migration_report> dry_run(connection& conn, const 
 /// a failing migration's server error (its SQLSTATE), the message naming the file, line
 /// and column. Migrations applied before the failing one stay applied.
 inline boost::asio::awaitable<migration_report> migrate(connection& conn, const migration_set& migrations,
-                                                        migrate_options options) {
+                                                        migrate_options options = {}) {
     if (options.dry_run) co_return co_await detail::dry_run(conn, migrations, options);
     co_return co_await detail::locked_run(conn, options, [&](detail::migrator& m, migration_report& r) {
         return detail::up_body(m, r, migrations);
@@ -530,12 +530,9 @@ inline boost::asio::awaitable<migration_report> migrate(connection& conn, const 
 /// migrate() on a connection of its own from the pool (returned to the pool afterwards
 /// and reset there).
 inline boost::asio::awaitable<migration_report> migrate(pool& db, const migration_set& migrations,
-                                                        migrate_options options) {
+                                                        migrate_options options = {}) {
     pooled_connection c = co_await db.acquire();
-    // Not `co_return co_await migrate(..., std::move(options))`: g++ 12 destroys the
-    // moved-from parameter twice there.
-    migration_report report = co_await migrate(*c, migrations, options);
-    co_return report;
+    co_return co_await migrate(*c, migrations, std::move(options));
 }
 
 /// Rolls back the newest `steps` applied migrations (std::size_t(-1): all), newest first,
@@ -544,7 +541,7 @@ inline boost::asio::awaitable<migration_report> migrate(pool& db, const migratio
 /// runs); a changed applied file is errc::migration_checksum_mismatch. Executor,
 /// cancellation: as migrate().
 inline boost::asio::awaitable<migration_report> migrate_down(connection& conn, const migration_set& migrations,
-                                                             std::size_t steps, migrate_options options) {
+                                                             std::size_t steps, migrate_options options = {}) {
     co_return co_await detail::locked_run(conn, options, [&](detail::migrator& m, migration_report& r) {
         return detail::down_body(m, r, migrations, steps, std::nullopt);
     });
@@ -552,7 +549,7 @@ inline boost::asio::awaitable<migration_report> migrate_down(connection& conn, c
 
 /// Rolls back every applied migration newer than `version` (as migrate_down).
 inline boost::asio::awaitable<migration_report> migrate_down_to(connection& conn, const migration_set& migrations,
-                                                                std::int64_t version, migrate_options options) {
+                                                                std::int64_t version, migrate_options options = {}) {
     co_return co_await detail::locked_run(conn, options, [&](detail::migrator& m, migration_report& r) {
         return detail::down_body(m, r, migrations, 0, version);
     });
@@ -560,7 +557,7 @@ inline boost::asio::awaitable<migration_report> migrate_down_to(connection& conn
 
 /// Runs the seeds that are new or changed since they last ran, under the migration lock.
 inline boost::asio::awaitable<migration_report> run_seeds(connection& conn, const seed_set& seeds,
-                                                          migrate_options options) {
+                                                          migrate_options options = {}) {
     co_return co_await detail::locked_run(conn, options, [&](detail::migrator& m, migration_report& r) {
         return detail::seeds_body(m, r, seeds);
     });
@@ -570,7 +567,7 @@ inline boost::asio::awaitable<migration_report> run_seeds(connection& conn, cons
 /// Reads only: takes no lock and creates nothing.
 inline boost::asio::awaitable<std::vector<migration_status>> get_migration_status(connection& conn,
                                                                                    const migration_set& migrations,
-                                                                                   migrate_options options) {
+                                                                                   migrate_options options = {}) {
     detail::migrator m(conn, options);
     auto applied = co_await m.history();
     auto newest = detail::newest_applied(applied);
@@ -606,30 +603,6 @@ inline boost::asio::awaitable<std::vector<migration_status>> get_migration_statu
     }
     std::sort(out.begin(), out.end(), [](const migration_status& a, const migration_status& b) { return a.version < b.version; });
     co_return out;
-}
-
-// Without options: plain functions, because a defaulted `= {}` argument of a coroutine,
-// evaluated inside the caller's co_await expression, is destroyed twice by g++ 12.
-inline boost::asio::awaitable<migration_report> migrate(connection& conn, const migration_set& migrations) {
-    return migrate(conn, migrations, migrate_options());
-}
-inline boost::asio::awaitable<migration_report> migrate(pool& db, const migration_set& migrations) {
-    return migrate(db, migrations, migrate_options());
-}
-inline boost::asio::awaitable<migration_report> migrate_down(connection& conn, const migration_set& migrations,
-                                                             std::size_t steps) {
-    return migrate_down(conn, migrations, steps, migrate_options());
-}
-inline boost::asio::awaitable<migration_report> migrate_down_to(connection& conn, const migration_set& migrations,
-                                                                std::int64_t version) {
-    return migrate_down_to(conn, migrations, version, migrate_options());
-}
-inline boost::asio::awaitable<migration_report> run_seeds(connection& conn, const seed_set& seeds) {
-    return run_seeds(conn, seeds, migrate_options());
-}
-inline boost::asio::awaitable<std::vector<migration_status>> get_migration_status(connection& conn,
-                                                                                   const migration_set& migrations) {
-    return get_migration_status(conn, migrations, migrate_options());
 }
 
 }  // namespace pgcoro
