@@ -13,7 +13,6 @@
 #include <boost/asio.hpp>
 #include <fmt/chrono.h>
 #include <fmt/core.h>
-#include <libpq-fe.h>
 
 #include <spawn.h>
 #include <sys/wait.h>
@@ -124,28 +123,23 @@ std::string version_text(const std::optional<std::int64_t>& v) { return v ? std:
 /// The connection string without its password (which goes to pg_dump through PGPASSWORD,
 /// never on a command line that `ps` shows).
 std::pair<std::string, std::string> split_password(const std::string& url) {
-    char* err = nullptr;
-    PQconninfoOption* opts = PQconninfoParse(url.c_str(), &err);
-    if (!opts) {
-        std::string m = err ? err : "invalid connection string";
-        PQfreemem(err);
-        throw cli_error(usage, "cannot parse the database URL: " + m);
-    }
+    auto params = pgcoro::detail::parse_conninfo(url, pgcoro::detail::conninfo_secrets(url));
     std::string conninfo, password;
-    for (PQconninfoOption* o = opts; o->keyword; ++o) {
-        if (!o->val || !*o->val) continue;
-        if (std::string_view(o->keyword) == "password") {
-            password = o->val;
+    for (std::size_t i = 0; i < params.keys.size(); ++i) {
+        const std::string& key = params.keys[i];
+        const std::string& value = params.values[i];
+        if (value.empty()) continue;
+        if (key == "password") {
+            password = value;
             continue;
         }
         std::string v;
-        for (const char* c = o->val; *c; ++c) {
-            if (*c == '\'' || *c == '\\') v.push_back('\\');
-            v.push_back(*c);
+        for (char c : value) {
+            if (c == '\'' || c == '\\') v.push_back('\\');
+            v.push_back(c);
         }
-        conninfo += std::string(o->keyword) + "='" + v + "' ";
+        conninfo += key + "='" + v + "' ";
     }
-    PQconninfoFree(opts);
     return {conninfo, password};
 }
 
