@@ -109,6 +109,21 @@ json::object error_body(std::string_view message) {
     return o;
 }
 
+/// The string member `key` of `o`, if it has one.
+std::optional<std::string> string_member(const json::object& o, std::string_view key) {
+    const json::value* v = o.if_contains(key);
+    if (!v || !v->is_string()) return std::nullopt;
+    return std::string(v->as_string());
+}
+
+/// The request body as a JSON object with a string member `required`; nothing otherwise.
+std::optional<json::object> object_with_string(const request& req, std::string_view required) {
+    boost::system::error_code ec;
+    json::value body = json::parse(req.body(), ec);
+    if (ec || !body.is_object() || !string_member(body.as_object(), required)) return std::nullopt;
+    return std::move(body.as_object());
+}
+
 asio::awaitable<response> handle(pg::pool& db, const request& req) {
     try {
         std::string_view target = req.target();
@@ -131,15 +146,11 @@ asio::awaitable<response> handle(pg::pool& db, const request& req) {
             co_return reply(req, http::status::ok, arr);
         }
         if (req.method() == http::verb::post && target == "/tenants") {
-            boost::system::error_code jec;
-            json::value body = json::parse(req.body(), jec);
-            if (jec || !body.is_object() || !body.as_object().contains("slug") ||
-                !body.as_object().at("slug").is_string())
+            auto o = object_with_string(req, "slug");
+            if (!o)
                 co_return reply(req, http::status::bad_request, error_body("expected {\"slug\": \"...\", \"name\": \"...\"}"));
-            const auto& o = body.as_object();
-            std::string slug(o.at("slug").as_string());
-            std::optional<std::string> name;
-            if (o.contains("name") && o.at("name").is_string()) name = std::string(o.at("name").as_string());
+            std::string slug = *string_member(*o, "slug");
+            std::optional<std::string> name = string_member(*o, "name");
             if (!name) name = slug;
             try {
                 auto t = co_await db.query_one<tenant_row>(
@@ -170,15 +181,10 @@ asio::awaitable<response> handle(pg::pool& db, const request& req) {
                 co_return reply(req, http::status::ok, arr);
             }
             if (req.method() == http::verb::post) {
-                boost::system::error_code jec;
-                json::value body = json::parse(req.body(), jec);
-                if (jec || !body.is_object() || !body.as_object().contains("email") ||
-                    !body.as_object().at("email").is_string())
-                    co_return reply(req, http::status::bad_request, error_body("expected {\"email\": \"...\"}"));
-                std::string email(body.as_object().at("email").as_string());
-                std::optional<std::string> display;
-                if (const auto* d = body.as_object().if_contains("display_name"); d && d->is_string())
-                    display = std::string(d->as_string());
+                auto o = object_with_string(req, "email");
+                if (!o) co_return reply(req, http::status::bad_request, error_body("expected {\"email\": \"...\"}"));
+                std::string email = *string_member(*o, "email");
+                std::optional<std::string> display = string_member(*o, "display_name");
                 try {
                     auto u = co_await db.transaction(
                         [&](pg::transaction& tx) {
