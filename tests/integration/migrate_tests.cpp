@@ -283,9 +283,9 @@ TEST_CASE("down rolls back by steps or to a version; a missing down file stops i
             co_await pgcoro::migrate(c, set);
             // Version 2 has no down file now: nothing is reverted, not even 3.
             auto no_down = set_of("1_a.up.sql", set.items()[0].up.sql,
-                                                              "2_b.up.sql", set.items()[1].up.sql,
-                                                              "3_c.up.sql", set.items()[2].up.sql,
-                                                              "3_c.down.sql", "drop table c;");
+                                  "2_b.up.sql", set.items()[1].up.sql,
+                                  "3_c.up.sql", set.items()[2].up.sql,
+                                  "3_c.down.sql", "drop table c;");
             auto e = co_await expect_error(pgcoro::migrate_down(c, no_down, static_cast<std::size_t>(-1)));
             CHECK(e.code() == errc::migration_missing_down);
             CHECK(std::string(e.what()).find("2_b.up.sql") != std::string::npos);
