@@ -3,16 +3,19 @@
 
 #include <pgcoro/detail/connect.hpp>
 #include <pgcoro/detail/connection_impl.hpp>
+#include <pgcoro/detail/operations.hpp>
 #include <pgcoro/detail/params.hpp>
 #include <pgcoro/detail/row_reader.hpp>
 #include <pgcoro/error.hpp>
 #include <pgcoro/observer.hpp>
 #include <pgcoro/result.hpp>
+#include <pgcoro/statement.hpp>
 #include <pgcoro/types.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <chrono>
@@ -43,143 +46,96 @@ struct connect_options {
     std::shared_ptr<pgcoro::observer> observer;
 };
 
+class connection;
+
 namespace detail {
 
-inline boost::asio::awaitable<pgresult_ptr> run_op(std::shared_ptr<connection_impl> impl,
-                                                   std::shared_ptr<exec_op> op) {
-    if (!impl)
-        throw pgcoro::error(make_error_code(errc::connection_closed), "the connection was moved from");
-    if (op->encode_failure) std::rethrow_exception(op->encode_failure);
-    // Observed: the op (and so its SQL) stays alive in `keep` for the events.
-    observer* obs = impl->get_observer().get();
-    std::shared_ptr<exec_op> keep;
-    std::chrono::steady_clock::time_point t0;
-    if (obs) {
-        keep = op;
-        obs->on_statement_start(keep->sql, keep->params.count());
-        t0 = std::chrono::steady_clock::now();
-    }
-    auto [ec, out] = co_await impl->async_exec(std::move(op), boost::asio::as_tuple(boost::asio::use_awaitable));
-    if (obs) {
-        statement_event ev;
-        ev.sql = keep->sql;
-        ev.parameter_count = keep->params.count();
-        ev.duration = std::chrono::steady_clock::now() - t0;
-        ev.error = ec;
-        ev.diagnostics = out.diag && out.diag->from_server() ? out.diag.get() : nullptr;
-        ev.backend_pid = impl->backend_pid();
-        if (!ec) ev.rows = affected_rows_of(out.result.get());
-        obs->on_statement_finish(ev);
-    }
-    if (ec) throw pgcoro::error(ec, out.take_diagnostics());
-    co_return std::move(out.result);
-}
-
-inline boost::asio::awaitable<void> run_batch(std::shared_ptr<connection_impl> impl,
-                                              std::vector<std::shared_ptr<exec_op>> ops) {
-    if (!impl)
-        throw pgcoro::error(make_error_code(errc::connection_closed), "the connection was moved from");
-    auto [ec, diag] = co_await impl->async_exec_batch(std::move(ops), boost::asio::as_tuple(boost::asio::use_awaitable));
-    if (ec) throw pgcoro::error(ec, std::move(diag));
-}
-
-inline boost::asio::awaitable<std::uint64_t> run_execute(std::shared_ptr<connection_impl> impl,
-                                                         std::shared_ptr<exec_op> op) {
-    result r(co_await run_op(std::move(impl), std::move(op)));
-    co_return r.affected_rows();
-}
-
-inline boost::asio::awaitable<result> run_result(std::shared_ptr<connection_impl> impl,
-                                                 std::shared_ptr<exec_op> op) {
-    co_return result(co_await run_op(std::move(impl), std::move(op)));
-}
-
-template <class T>
-boost::asio::awaitable<std::vector<T>> run_query(std::shared_ptr<connection_impl> impl,
-                                                 std::shared_ptr<exec_op> op) {
-    result r(co_await run_op(std::move(impl), std::move(op)));
-    co_return r.as<T>();
-}
-
-template <class T>
-boost::asio::awaitable<std::optional<T>> run_query_opt(std::shared_ptr<connection_impl> impl,
-                                                       std::shared_ptr<exec_op> op, bool exactly_one) {
-    result r(co_await run_op(std::move(impl), std::move(op)));
-    const PGresult* raw = r.native_handle();
-    check_row_type<T>(raw);
-    int n = r.rows();
-    if (n > 1)
-        throw pgcoro::error(make_error_code(errc::too_many_rows),
-                            "expected " + std::string(exactly_one ? "exactly one row" : "at most one row") +
-                                ", the query returned " + std::to_string(n));
-    if (n == 0) {
-        if (exactly_one)
-            throw pgcoro::error(make_error_code(errc::no_rows), "expected exactly one row, the query returned none");
-        co_return std::nullopt;
-    }
-    co_return read_row<T>(raw, 0);
-}
-
-/// Encodes the parameters now (the caller's objects may be gone when the statement is
-/// sent); an encoding error is kept and thrown when the operation is awaited.
-template <class T>
-boost::asio::awaitable<T> run_query_one(std::shared_ptr<connection_impl> impl, std::shared_ptr<exec_op> op) {
-    co_return *(co_await run_query_opt<T>(std::move(impl), std::move(op), true));
-}
-
-template <class... Args>
-std::shared_ptr<exec_op> make_op(std::string_view sql, const Args&... args) {
-    try {
-        return std::make_shared<exec_op>(std::string(sql), encode_params(args...));
-    } catch (const pgcoro::error&) {
-        auto op = std::make_shared<exec_op>(std::string(sql), encoded_params{});
-        op->encode_failure = std::current_exception();
-        return op;
-    }
-}
+/// co_spawn's (exception_ptr, connection) as the token forms' (error_code, connection).
+template <class Handler, class Style>
+struct connect_completion {
+    Handler handler;
+    Style style;
+    void operator()(std::exception_ptr e, connection c);
+};
 
 }  // namespace detail
 
 /// One connection to PostgreSQL. Every statement goes out through libpq's pipeline mode:
-/// many coroutines may use one connection at once; their statements are sent as they
-/// come and complete in order, each in its own implicit transaction (unless a BEGIN is in
+/// many callers may use one connection at once; their statements are sent as they come
+/// and complete in order, each in its own implicit transaction (unless a BEGIN is in
 /// force) so one failing statement fails only its own caller.
 ///
-/// Executor and threads: the connection runs on its own strand of the executor given to
-/// connect(); its member functions may be called from any thread, and each awaitable
-/// resumes on the awaiting coroutine's executor.
+/// Two forms of every operation:
+///  - concise coroutines, `co_await conn.query<T>(sql, args...)`: they throw
+///    pgcoro::error, which carries the server's diagnostics;
+///  - asynchronous operations taking any Asio completion token, named `async_*`, the
+///    statement and its parameters bundled in a pgcoro::statement, the token last:
+///    `conn.async_query<T>(pgcoro::statement(sql, args...), token)`. They complete with
+///    `(error_code, value)`; pass a `diagnostics&` before the token to get the server's
+///    diagnostics without exceptions. Callbacks, use_awaitable, use_future, deferred,
+///    as_tuple, redirect_error, detached and experimental::use_promise all work. The same
+///    rule holds for pool and transaction.
 ///
-/// Cancellation: every operation honours Asio per-operation cancellation (terminal,
-/// partial and total), e.g. `co_await (conn.query<int>(...) || timer.async_wait(...))`.
-/// (Asio's `||` completes on the first *success*: when the query fails, its error comes
-/// only after the timer too has fired.)
-/// The operation then completes at once with boost::asio::error::operation_aborted; if
-/// the statement had reached the server, a cancel request is sent without blocking the
-/// io_context (libpq < 17: PQcancel on a background thread; libpq >= 17: PQcancelStart),
-/// its late results are drained and dropped, and the connection stays usable. As with
-/// every PostgreSQL client, the server may finish the statement before the cancel
-/// arrives; in a narrow race the cancel can hit the statement queued right behind it,
-/// which then fails with SQLSTATE 57014.
+/// Executor: the connection runs on its own strand of the executor given to connect();
+/// its member functions may be called from any thread. A completion runs on the
+/// handler's associated executor (the connection's strand for a handler without one):
+/// resumed directly when that executor is running on the completing thread, posted to
+/// it otherwise.
 ///
-/// Errors: the coroutines throw pgcoro::error: server errors carry their SQLSTATE
-/// (server_category) and diagnostics; client errors use pgcoro::errc; a broken
-/// connection fails every pending operation with errc::connection_broken.
+/// Cancellation: every operation supports terminal, partial and total cancellation
+/// (per-operation cancellation slots, e.g. `co_await (conn.query<int>(...) ||
+/// timer.async_wait(...))`). A cancelled statement completes at once with
+/// boost::asio::error::operation_aborted; if it had reached the server, a cancel request
+/// is sent without blocking the io_context (libpq < 17: PQcancel on a background thread;
+/// libpq >= 17: PQcancelStart), its late results are read and dropped, and the
+/// connection stays usable. PostgreSQL's cancel request stops whatever the backend runs
+/// when it arrives, which in a pipeline may be the next caller's statement: outside a
+/// transaction block pgcoro sends such a statement again (it was rolled back whole), so
+/// a statement nobody cancelled never fails because of a cancel. Inside a transaction
+/// block a cancel aborts the transaction, as PostgreSQL defines.
+///
+/// Errors: server errors carry their SQLSTATE (server_category) and diagnostics; client
+/// errors use pgcoro::errc; a broken connection fails every pending operation with
+/// errc::connection_broken, a closed one with errc::connection_closed.
 class connection {
+    using ec_style = detail::error_code_style;
+    using ex_style = detail::exception_style;
+
 public:
     using executor_type = boost::asio::any_io_executor;
 
+    /// Not connected (what a failed async_connect completes with): is_open() is false and
+    /// every operation fails with errc::connection_closed.
+    connection() = default;
+
+    // ---- connect ----------------------------------------------------------------------
+
     /// Connects to `conninfo`, a `postgresql://` URL or a `key=value` string; everything
-    /// libpq accepts works, PG* environment variables included. Host names are resolved
-    /// with Asio's resolver (never a blocking lookup on the io_context). Throws
-    /// pgcoro::error: errc::invalid_conninfo, errc::connect_failed (libpq's message, with
-    /// any password removed) or errc::connect_timeout. Cancellation (any type) abandons
-    /// the attempt at once and throws pgcoro::error with boost::asio::error::operation_aborted.
+    /// libpq accepts works, PG* environment variables and service files included. Host
+    /// names are resolved with Asio's resolver within the connect timeout (never a
+    /// blocking lookup on the io_context). Throws pgcoro::error: errc::invalid_conninfo,
+    /// errc::connect_failed (libpq's message, any password removed) or
+    /// errc::connect_timeout. Cancellation (any type) abandons the attempt at once with
+    /// boost::asio::error::operation_aborted.
     static boost::asio::awaitable<connection> connect(executor_type ex, std::string conninfo,
                                                       connect_options options = {}) {
         detail::pgconn_ptr c = co_await detail::connect_pq(ex, std::move(conninfo), options.connect_timeout);
-        auto impl = std::make_shared<detail::connection_impl>(ex, std::move(c), options.statement_cache_size,
-                                                              std::move(options.observer));
-        co_return connection(std::move(impl));
+        co_return connection(std::make_shared<detail::connection_impl>(ex, std::move(c), options.statement_cache_size,
+                                                                       std::move(options.observer)));
+    }
+
+    /// connect() as an asynchronous operation. Signature: void(error_code, connection).
+    /// Completes on the token's associated executor (`ex` when it has none). Cancellation:
+    /// terminal, partial and total. Errors as connect(); `diag` gets the message.
+    template <class Token>
+    static auto async_connect(executor_type ex, std::string conninfo, connect_options options, Token&& token) {
+        return async_connect_impl(std::move(ex), std::move(conninfo), std::move(options), ec_style{}, std::forward<Token>(token));
+    }
+    template <class Token>
+    static auto async_connect(executor_type ex, std::string conninfo, connect_options options, diagnostics& diag,
+                              Token&& token) {
+        return async_connect_impl(std::move(ex), std::move(conninfo), std::move(options), ec_style{&diag},
+                                  std::forward<Token>(token));
     }
 
     connection(connection&&) noexcept = default;
@@ -200,48 +156,49 @@ public:
     /// The connection's strand.
     executor_type get_executor() const { return impl_->strand(); }
 
+    // ---- statements: concise coroutine forms --------------------------------------------
+    // Each is async_X(statement(sql, args...), use_awaitable) throwing pgcoro::error.
+
     /// Runs a statement; returns the rows it affected (or returned, for SELECT).
     /// Parameters ($1, $2, ...) are sent in binary with their types; std::nullopt or an
     /// empty std::optional is NULL.
-    template <class... Args>
+    template <parameter... Args>
     boost::asio::awaitable<std::uint64_t> execute(std::string_view sql, const Args&... args) {
-        return detail::run_execute(impl_, detail::make_op(sql, args...));
+        return run<detail::to_affected_rows>(detail::make_op(sql, args...));
     }
 
     /// Runs a query and maps each row onto T: a scalar (one column), a std::tuple or an
     /// aggregate struct (by position); std::optional<U> wherever NULL may appear. The
     /// columns are checked against T before any row is read.
-    template <class T, class... Args>
+    template <class T, parameter... Args>
     boost::asio::awaitable<std::vector<T>> query(std::string_view sql, const Args&... args) {
-        return detail::run_query<T>(impl_, detail::make_op(sql, args...));
+        return run<detail::to_rows<T>>(detail::make_op(sql, args...));
     }
 
     /// Like query, for exactly one row: errc::no_rows or errc::too_many_rows otherwise.
-    template <class T, class... Args>
+    template <class T, parameter... Args>
     boost::asio::awaitable<T> query_one(std::string_view sql, const Args&... args) {
-        return detail::run_query_one<T>(impl_, detail::make_op(sql, args...));
+        return run<detail::to_row<T, true>>(detail::make_op(sql, args...));
     }
 
     /// Like query, for zero or one row: errc::too_many_rows for more.
-    template <class T, class... Args>
+    template <class T, parameter... Args>
     boost::asio::awaitable<std::optional<T>> query_opt(std::string_view sql, const Args&... args) {
-        return detail::run_query_opt<T>(impl_, detail::make_op(sql, args...), false);
+        return run<detail::to_row<T, false>>(detail::make_op(sql, args...));
     }
 
     /// Runs a statement and returns its raw result (see pgcoro::result).
-    template <class... Args>
+    template <parameter... Args>
     boost::asio::awaitable<result> query_result(std::string_view sql, const Args&... args) {
-        return detail::run_result(impl_, detail::make_op(sql, args...));
+        return run<detail::to_result>(detail::make_op(sql, args...));
     }
 
     /// Sends every statement at once (one round trip; the pipeline keeps their order),
     /// waits for all, and throws the first error. Each runs in its own implicit
     /// transaction unless a BEGIN is in force. Parameterless statements only.
     boost::asio::awaitable<void> execute_batch(std::vector<std::string> statements) {
-        std::vector<std::shared_ptr<detail::exec_op>> ops;
-        ops.reserve(statements.size());
-        for (auto& s : statements) ops.push_back(std::make_shared<detail::exec_op>(std::move(s), detail::encoded_params{}));
-        return detail::run_batch(impl_, std::move(ops));
+        return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, void(std::exception_ptr)>(
+            detail::batch_initiation<ex_style>{}, boost::asio::use_awaitable, impl_, std::move(statements), ex_style{});
     }
 
     /// Runs a string of several statements (a migration file, a schema) with the simple
@@ -250,20 +207,109 @@ public:
     /// BEGIN/COMMIT in the text, the whole string is one implicit transaction (so an
     /// error undoes all of it). No parameters. Returns the rows the last statement
     /// affected (rows come back in text format in this protocol, so none are returned:
-    /// query them afterwards). Cancellable like the rest.
+    /// query them afterwards).
     boost::asio::awaitable<std::uint64_t> execute_script(std::string sql) {
-        auto op = std::make_shared<detail::exec_op>(std::move(sql), detail::encoded_params{});
-        op->script = true;
-        return detail::run_execute(impl_, std::move(op));
+        return run<detail::to_affected_rows>(script_op(std::move(sql)));
     }
 
     /// Waits for the statements in flight, then closes the connection. Operations started
-    /// afterwards fail with errc::connection_closed.
+    /// afterwards fail with errc::connection_closed. Cancelling it closes at once.
     boost::asio::awaitable<void> close() {
-        if (!impl_) co_return;
-        auto [ec] = co_await impl_->async_close(boost::asio::as_tuple(boost::asio::use_awaitable));
-        if (ec) throw pgcoro::error(ec, "closing the connection");
+        return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, void(std::exception_ptr)>(
+            detail::close_initiation<ex_style>{}, boost::asio::use_awaitable, impl_, ex_style{});
     }
+
+    // ---- statements: asynchronous operations (any completion token) ---------------------
+    // Completion signature void(error_code, R) with R as in the concise form. Executor:
+    // the token's associated one (the connection's strand when it has none). Cancellation:
+    // terminal, partial and total (see the class comment). Errors: as the concise forms,
+    // reported as the error_code; with a `diagnostics&` argument, the server's
+    // diagnostics (or the client's message) are written there before completion, and
+    // cleared on success. The statement is taken over by the call.
+
+    /// Signature void(error_code, std::uint64_t): rows affected or returned.
+    template <class Token>
+    auto async_execute(statement s, Token&& token) {
+        return async<detail::to_affected_rows>(std::move(s).take(), nullptr, std::forward<Token>(token));
+    }
+    template <class Token>
+    auto async_execute(statement s, diagnostics& diag, Token&& token) {
+        return async<detail::to_affected_rows>(std::move(s).take(), &diag, std::forward<Token>(token));
+    }
+
+    /// Signature void(error_code, std::vector<T>).
+    template <class T, class Token>
+    auto async_query(statement s, Token&& token) {
+        return async<detail::to_rows<T>>(std::move(s).take(), nullptr, std::forward<Token>(token));
+    }
+    template <class T, class Token>
+    auto async_query(statement s, diagnostics& diag, Token&& token) {
+        return async<detail::to_rows<T>>(std::move(s).take(), &diag, std::forward<Token>(token));
+    }
+
+    /// Signature void(error_code, T); errc::no_rows / errc::too_many_rows.
+    template <class T, class Token>
+    auto async_query_one(statement s, Token&& token) {
+        return async<detail::to_row<T, true>>(std::move(s).take(), nullptr, std::forward<Token>(token));
+    }
+    template <class T, class Token>
+    auto async_query_one(statement s, diagnostics& diag, Token&& token) {
+        return async<detail::to_row<T, true>>(std::move(s).take(), &diag, std::forward<Token>(token));
+    }
+
+    /// Signature void(error_code, std::optional<T>); errc::too_many_rows.
+    template <class T, class Token>
+    auto async_query_opt(statement s, Token&& token) {
+        return async<detail::to_row<T, false>>(std::move(s).take(), nullptr, std::forward<Token>(token));
+    }
+    template <class T, class Token>
+    auto async_query_opt(statement s, diagnostics& diag, Token&& token) {
+        return async<detail::to_row<T, false>>(std::move(s).take(), &diag, std::forward<Token>(token));
+    }
+
+    /// Signature void(error_code, pgcoro::result).
+    template <class Token>
+    auto async_query_result(statement s, Token&& token) {
+        return async<detail::to_result>(std::move(s).take(), nullptr, std::forward<Token>(token));
+    }
+    template <class Token>
+    auto async_query_result(statement s, diagnostics& diag, Token&& token) {
+        return async<detail::to_result>(std::move(s).take(), &diag, std::forward<Token>(token));
+    }
+
+    /// execute_script(). Signature void(error_code, std::uint64_t).
+    template <class Token>
+    auto async_execute_script(std::string sql, Token&& token) {
+        return async<detail::to_affected_rows>(script_op(std::move(sql)), nullptr, std::forward<Token>(token));
+    }
+    template <class Token>
+    auto async_execute_script(std::string sql, diagnostics& diag, Token&& token) {
+        return async<detail::to_affected_rows>(script_op(std::move(sql)), &diag, std::forward<Token>(token));
+    }
+
+    /// execute_batch(). Signature void(error_code), with the first error. Cancelling it
+    /// cancels every statement of the batch not yet done.
+    template <class Token>
+    auto async_execute_batch(std::vector<std::string> statements, Token&& token) {
+        return boost::asio::async_initiate<Token, void(boost::system::error_code)>(
+            detail::batch_initiation<ec_style>{}, token, impl_, std::move(statements), ec_style{});
+    }
+    template <class Token>
+    auto async_execute_batch(std::vector<std::string> statements, diagnostics& diag, Token&& token) {
+        return boost::asio::async_initiate<Token, void(boost::system::error_code)>(
+            detail::batch_initiation<ec_style>{}, token, impl_, std::move(statements), ec_style{&diag});
+    }
+
+    /// close(). Signature void(error_code): errc::connection_broken when the connection
+    /// broke meanwhile; operation_aborted when cancelled (the connection is then shut
+    /// down at once, pending statements failing with errc::connection_closed).
+    template <class Token>
+    auto async_close(Token&& token) {
+        return boost::asio::async_initiate<Token, void(boost::system::error_code)>(detail::close_initiation<ec_style>{},
+                                                                                  token, impl_, ec_style{});
+    }
+
+    // ---- state ------------------------------------------------------------------------
 
     /// Receives the server's notices and warnings (RAISE NOTICE, ...), on the
     /// connection's strand. By default they are dropped.
@@ -285,7 +331,9 @@ public:
     /// Without a round trip: false when the server has closed this (idle) connection.
     boost::asio::awaitable<bool> probe() {
         if (!impl_) co_return false;
-        co_return co_await impl_->async_probe(boost::asio::use_awaitable);
+        co_return co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, void(bool)>(
+            [](auto h, std::shared_ptr<detail::connection_impl> impl) { impl->probe(std::move(h)); },
+            boost::asio::use_awaitable, impl_);
     }
     /// True once a statement changed session state (its command tag was SET, RESET,
     /// LISTEN, PREPARE, DECLARE, CREATE, BEGIN, ...) since clear_session_changed().
@@ -293,13 +341,42 @@ public:
     void clear_session_changed() noexcept {
         if (impl_) impl_->clear_session_changed();
     }
-    /// For pgcoro's pool: the shared state behind this connection.
-    const std::shared_ptr<detail::connection_impl>& impl_for_pool() const noexcept { return impl_; }
     /// Statements sent whose results have not all arrived yet.
     std::size_t in_flight() const noexcept { return impl_ ? impl_->in_flight() : 0; }
+    /// Statements pgcoro sent again because a cancel meant for another statement hit
+    /// them (see the class comment), since the connection opened.
+    std::uint64_t cancel_resends() const noexcept { return impl_ ? impl_->resends() : 0; }
+    /// For pgcoro's pool: the shared state behind this connection.
+    const std::shared_ptr<detail::connection_impl>& impl_for_pool() const noexcept { return impl_; }
 
 private:
     explicit connection(std::shared_ptr<detail::connection_impl> impl) : impl_(std::move(impl)) {}
+
+    template <class Handler, class Style>
+    friend struct detail::connect_completion;
+
+    template <class Decode>
+    boost::asio::awaitable<typename Decode::type> run(std::shared_ptr<detail::exec_op> op) {
+        return detail::async_exec<Decode>(impl_, std::move(op), ex_style{}, boost::asio::use_awaitable);
+    }
+    template <class Decode, class Token>
+    auto async(std::shared_ptr<detail::exec_op> op, diagnostics* diag, Token&& token) {
+        return detail::async_exec<Decode>(impl_, std::move(op), ec_style{diag}, std::forward<Token>(token));
+    }
+    static std::shared_ptr<detail::exec_op> script_op(std::string sql) {
+        return std::make_shared<detail::exec_op>(std::move(sql), detail::encoded_params{}, detail::op_kind::script);
+    }
+
+    template <class Style, class Token>
+    static auto async_connect_impl(executor_type ex, std::string conninfo, connect_options options, Style style,
+                                   Token&& token) {
+        return boost::asio::async_initiate<Token, void(boost::system::error_code, connection)>(
+            [](auto handler, executor_type ex, std::string conninfo, connect_options options, Style style) {
+                boost::asio::co_spawn(ex, connect(ex, std::move(conninfo), std::move(options)),
+                                      detail::connect_completion<decltype(handler), Style>{std::move(handler), style});
+            },
+            token, std::move(ex), std::move(conninfo), std::move(options), style);
+    }
 
     void reset() noexcept {
         if (impl_) {
@@ -311,4 +388,29 @@ private:
     std::shared_ptr<detail::connection_impl> impl_;
 };
 
+namespace detail {
+
+template <class Handler, class Style>
+void connect_completion<Handler, Style>::operator()(std::exception_ptr e, connection c) {
+    if (!e) {
+        if (style.diag) *style.diag = diagnostics();
+        return std::move(handler)(boost::system::error_code(), std::move(c));
+    }
+    boost::system::error_code ec = make_error_code(errc::connect_failed);
+    diagnostics d;
+    try {
+        std::rethrow_exception(e);
+    } catch (const pgcoro::error& err) {
+        ec = err.code();
+        d = err.diagnostics();
+    } catch (const std::exception& err) {
+        d.message = err.what();
+    }
+    if (style.diag) *style.diag = std::move(d);
+    std::move(handler)(ec, connection());
+}
+
+}  // namespace detail
 }  // namespace pgcoro
+
+PGCORO_FORWARD_ASSOCIATORS(class H PGCORO_COMMA class S, pgcoro::detail::connect_completion<H PGCORO_COMMA S>)

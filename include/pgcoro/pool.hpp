@@ -4,6 +4,7 @@
 #include <pgcoro/detail/pool_impl.hpp>
 #include <pgcoro/pool_config.hpp>
 #include <pgcoro/pooled_connection.hpp>
+#include <pgcoro/statement.hpp>
 #include <pgcoro/transaction.hpp>
 
 #include <boost/asio/as_tuple.hpp>
@@ -61,30 +62,73 @@ public:
     /// A connection for as long as you hold it. Waits up to acquire_timeout; cancellable.
     boost::asio::awaitable<pooled_connection> acquire() { return acquire_impl(impl_, true); }
 
-    template <class... Args>
+    // One-statement helpers: a pooled connection for one statement, back to the pool as
+    // soon as the result is in. Same forms, names and documentation as connection's:
+    // concise coroutines throwing pgcoro::error, and async_* taking a statement and any
+    // completion token (void(error_code, R); waiting for a connection is part of the
+    // operation, errc::pool_timeout / errc::pool_closed included; cancellation, terminal,
+    // partial or total, covers the wait and the statement).
+
+    template <parameter... Args>
     boost::asio::awaitable<std::uint64_t> execute(std::string_view sql, const Args&... args) {
-        auto op = detail::make_op(sql, args...);
-        return with_connection(impl_, [op](connection& c) { return detail::run_execute(c.impl_for_pool(), op); });
+        return run<detail::to_affected_rows>(detail::make_op(sql, args...));
     }
-    template <class T, class... Args>
+    template <class T, parameter... Args>
     boost::asio::awaitable<std::vector<T>> query(std::string_view sql, const Args&... args) {
-        auto op = detail::make_op(sql, args...);
-        return with_connection(impl_, [op](connection& c) { return detail::run_query<T>(c.impl_for_pool(), op); });
+        return run<detail::to_rows<T>>(detail::make_op(sql, args...));
     }
-    template <class T, class... Args>
+    template <class T, parameter... Args>
     boost::asio::awaitable<T> query_one(std::string_view sql, const Args&... args) {
-        auto op = detail::make_op(sql, args...);
-        return with_connection(impl_, [op](connection& c) { return detail::run_query_one<T>(c.impl_for_pool(), op); });
+        return run<detail::to_row<T, true>>(detail::make_op(sql, args...));
     }
-    template <class T, class... Args>
+    template <class T, parameter... Args>
     boost::asio::awaitable<std::optional<T>> query_opt(std::string_view sql, const Args&... args) {
-        auto op = detail::make_op(sql, args...);
-        return with_connection(impl_, [op](connection& c) { return detail::run_query_opt<T>(c.impl_for_pool(), op, false); });
+        return run<detail::to_row<T, false>>(detail::make_op(sql, args...));
     }
-    template <class... Args>
+    template <parameter... Args>
     boost::asio::awaitable<result> query_result(std::string_view sql, const Args&... args) {
-        auto op = detail::make_op(sql, args...);
-        return with_connection(impl_, [op](connection& c) { return detail::run_result(c.impl_for_pool(), op); });
+        return run<detail::to_result>(detail::make_op(sql, args...));
+    }
+
+    template <class Token>
+    auto async_execute(statement s, Token&& token) {
+        return async<detail::to_affected_rows>(std::move(s), nullptr, std::forward<Token>(token));
+    }
+    template <class Token>
+    auto async_execute(statement s, diagnostics& diag, Token&& token) {
+        return async<detail::to_affected_rows>(std::move(s), &diag, std::forward<Token>(token));
+    }
+    template <class T, class Token>
+    auto async_query(statement s, Token&& token) {
+        return async<detail::to_rows<T>>(std::move(s), nullptr, std::forward<Token>(token));
+    }
+    template <class T, class Token>
+    auto async_query(statement s, diagnostics& diag, Token&& token) {
+        return async<detail::to_rows<T>>(std::move(s), &diag, std::forward<Token>(token));
+    }
+    template <class T, class Token>
+    auto async_query_one(statement s, Token&& token) {
+        return async<detail::to_row<T, true>>(std::move(s), nullptr, std::forward<Token>(token));
+    }
+    template <class T, class Token>
+    auto async_query_one(statement s, diagnostics& diag, Token&& token) {
+        return async<detail::to_row<T, true>>(std::move(s), &diag, std::forward<Token>(token));
+    }
+    template <class T, class Token>
+    auto async_query_opt(statement s, Token&& token) {
+        return async<detail::to_row<T, false>>(std::move(s), nullptr, std::forward<Token>(token));
+    }
+    template <class T, class Token>
+    auto async_query_opt(statement s, diagnostics& diag, Token&& token) {
+        return async<detail::to_row<T, false>>(std::move(s), &diag, std::forward<Token>(token));
+    }
+    template <class Token>
+    auto async_query_result(statement s, Token&& token) {
+        return async<detail::to_result>(std::move(s), nullptr, std::forward<Token>(token));
+    }
+    template <class Token>
+    auto async_query_result(statement s, diagnostics& diag, Token&& token) {
+        return async<detail::to_result>(std::move(s), &diag, std::forward<Token>(token));
     }
 
     /// BEGIN (with options) on a pooled connection; see transaction.
@@ -189,10 +233,18 @@ private:
         co_return pooled_connection(std::move(impl), std::move(r.slot));
     }
 
-    template <class Fn>
-    static auto with_connection(std::shared_ptr<detail::pool_impl> impl, Fn fn) -> decltype(fn(std::declval<connection&>())) {
-        auto c = co_await acquire_impl(std::move(impl), false);
-        co_return co_await fn(*c);
+    template <class Decode>
+    boost::asio::awaitable<typename Decode::type> run(std::shared_ptr<detail::exec_op> op) {
+        using sig = void(std::exception_ptr, typename Decode::type);
+        return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, sig>(
+            detail::pool_exec_initiation<Decode, detail::exception_style>{}, boost::asio::use_awaitable, impl_,
+            std::move(op), detail::exception_style{});
+    }
+    template <class Decode, class Token>
+    auto async(statement s, diagnostics* diag, Token&& token) {
+        using sig = void(boost::system::error_code, typename Decode::type);
+        return boost::asio::async_initiate<Token, sig>(detail::pool_exec_initiation<Decode, detail::error_code_style>{},
+                                                       token, impl_, std::move(s).take(), detail::error_code_style{diag});
     }
 
     static boost::asio::awaitable<pgcoro::transaction> begin_impl(std::shared_ptr<detail::pool_impl> impl,

@@ -42,4 +42,51 @@ private:
     std::shared_ptr<detail::pool_slot> slot_;
 };
 
+namespace detail {
+
+/// The statement's completion holding the loan: the connection goes back to the pool as
+/// soon as the result is in, before the caller resumes.
+template <class Completion>
+struct leased_completion {
+    Completion handler;
+    pooled_connection lease;
+    void operator()(boost::system::error_code ec, exec_outcome out) {
+        lease.release();
+        handler(ec, std::move(out));
+    }
+};
+
+/// Waits for a pooled connection, then runs the statement on it.
+template <class Completion>
+struct pool_exec_step {
+    Completion handler;
+    std::shared_ptr<pool_impl> pool;
+    std::shared_ptr<exec_op> op;
+    void operator()(boost::system::error_code ec, acquire_result r) {
+        if (ec) {
+            diagnostics d;
+            d.message = r.message.empty() ? ec.message() : std::move(r.message);
+            return handler.style.template fail<typename Completion::value_type>(handler.handler, ec, std::move(d));
+        }
+        pooled_connection lease(std::move(pool), std::move(r.slot));
+        auto impl = lease->impl_for_pool();
+        impl->exec(std::move(op), leased_completion<Completion>{std::move(handler), std::move(lease)});
+    }
+};
+
+template <class Decode, class Style>
+struct pool_exec_initiation {
+    template <class Handler>
+    void operator()(Handler&& h, std::shared_ptr<pool_impl> pool, std::shared_ptr<exec_op> op, Style style) const {
+        using completion = exec_completion<std::decay_t<Handler>, Decode, Style>;
+        auto p = pool;
+        p->async_acquire(false, pool_exec_step<completion>{completion{std::forward<Handler>(h), style}, std::move(pool),
+                                                           std::move(op)});
+    }
+};
+
+}  // namespace detail
 }  // namespace pgcoro
+
+PGCORO_FORWARD_ASSOCIATORS(class C, pgcoro::detail::leased_completion<C>)
+PGCORO_FORWARD_ASSOCIATORS(class C, pgcoro::detail::pool_exec_step<C>)

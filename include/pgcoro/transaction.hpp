@@ -83,6 +83,34 @@ public:
         return conn_->template query_opt<T>(sql, args...);
     }
 
+    template <class... Args>
+    boost::asio::awaitable<result> query_result(std::string_view sql, const Args&... args) {
+        return conn_->query_result(sql, args...);
+    }
+
+    // The token-taking forms, exactly as connection's (see connection.hpp): a statement,
+    // an optional diagnostics&, then any completion token.
+    template <class... A>
+    auto async_execute(A&&... a) {
+        return conn_->async_execute(std::forward<A>(a)...);
+    }
+    template <class T, class... A>
+    auto async_query(A&&... a) {
+        return conn_->template async_query<T>(std::forward<A>(a)...);
+    }
+    template <class T, class... A>
+    auto async_query_one(A&&... a) {
+        return conn_->template async_query_one<T>(std::forward<A>(a)...);
+    }
+    template <class T, class... A>
+    auto async_query_opt(A&&... a) {
+        return conn_->template async_query_opt<T>(std::forward<A>(a)...);
+    }
+    template <class... A>
+    auto async_query_result(A&&... a) {
+        return conn_->async_query_result(std::forward<A>(a)...);
+    }
+
     /// COMMIT. When the transaction had failed, PostgreSQL rolls it back instead: that is
     /// errc::transaction_aborted here, never a silent success.
     boost::asio::awaitable<void> commit() {

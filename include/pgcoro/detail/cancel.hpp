@@ -38,23 +38,26 @@ public:
 #endif
     }
 
-    /// Fire and forget. `io` is the executor for libpq >= 17's non-blocking cancel.
-    template <class Executor>
-    void send(const Executor& io) const {
+    /// Sends the request without blocking; `done()` runs (on `io` for libpq >= 17, on
+    /// the cancel thread before) once the server has taken it, or the attempt failed.
+    /// `io` is the executor for libpq >= 17's non-blocking cancel.
+    template <class Executor, class Done>
+    void send(const Executor& io, Done done) const {
 #ifndef LIBPQ_HAS_ASYNC_CANCEL
         (void)io;
-        if (!handle_) return;
-        boost::asio::post(cancel_thread(), [h = handle_] {
+        if (!handle_) return done();
+        boost::asio::post(cancel_thread(), [h = handle_, done = std::move(done)]() mutable {
             char errbuf[256];
             (void)PQcancel(h.get(), errbuf, sizeof errbuf);  // failure: the query runs on
+            done();
         });
 #else
-        if (!conn_) return;
+        if (!conn_) return done();
         PGcancelConn* c = PQcancelCreate(conn_);
-        if (!c) return;
-        auto state = std::make_shared<async_cancel<Executor>>(io, c);
-        if (!PQcancelStart(c)) return;  // state's destructor frees c
-        async_cancel<Executor>::poll(std::move(state));
+        if (!c) return done();
+        auto state = std::make_shared<async_cancel<Executor, Done>>(io, c, std::move(done));
+        if (!PQcancelStart(c)) return;  // state's destructor frees c and calls done
+        async_cancel<Executor, Done>::poll(std::move(state));
 #endif
     }
 
@@ -63,12 +66,13 @@ private:
     std::shared_ptr<PGcancel> handle_;
 #else
     // libpq >= 17: PQcancelStart + PQcancelPoll driven by the cancel connection's socket.
-    template <class Executor>
+    template <class Executor, class Done>
     struct async_cancel {
-        async_cancel(const Executor& ex, PGcancelConn* c) : sock(ex), conn(c) {}
+        async_cancel(const Executor& ex, PGcancelConn* c, Done d) : sock(ex), conn(c), done(std::move(d)) {}
         ~async_cancel() {
             if (sock.is_open()) sock.release();
             PQcancelFinish(conn);
+            done();  // taken, failed or abandoned: it settles the same way
         }
         static void poll(std::shared_ptr<async_cancel> self) {
             PostgresPollingStatusType st = PQcancelPoll(self->conn);
@@ -88,6 +92,7 @@ private:
         }
         boost::asio::posix::stream_descriptor sock;
         PGcancelConn* conn;
+        Done done;
     };
     PGconn* conn_ = nullptr;
 #endif

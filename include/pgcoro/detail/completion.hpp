@@ -1,12 +1,15 @@
 // pgcoro/detail/completion.hpp — completing type-erased handlers on their own executors.
 #pragma once
 
+#include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/cancellation_type.hpp>
 #include <boost/asio/execution.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
 
+#include <tuple>
 #include <utility>
 
 namespace pgcoro::detail {
@@ -56,6 +59,30 @@ void post_to_handler_executor(Handler h, const Strand& strand, Fn fn) {
                                   boost::asio::execution::outstanding_work.tracked);
     boost::asio::post(strand.get_inner_executor(),
                       hop<decltype(ex), deferred_call<Handler, Fn>>{ex, deferred_call<Handler, Fn>{std::move(h), std::move(fn)}});
+}
+
+/// Completes a type-erased handler with args on its associated executor (`fallback` when
+/// it has none): inline when that executor is running on this thread, posted otherwise.
+/// Only ever called from a fresh handler (a socket wait, a posted step), never from inside
+/// an initiating function, so inline completion is safe; the caller's state must be
+/// consistent before the call. The cancellation slot is cleared on that executor first.
+template <class Handler, class Fallback, class... Args>
+void complete_on_executor(Handler h, const Fallback& fallback, Args... args) {
+    struct call {
+        Handler h;
+        std::tuple<Args...> args;
+        call(Handler hh, std::tuple<Args...> a) : h(std::move(hh)), args(std::move(a)) {}
+        call(call&&) = default;
+        call(const call&) = delete;  // see deferred_call
+        call& operator=(const call&) = delete;
+        void operator()() {
+            auto slot = boost::asio::get_associated_cancellation_slot(h);
+            if (slot.is_connected()) slot.clear();
+            std::apply([this](auto&&... a) { std::move(h)(std::move(a)...); }, std::move(args));
+        }
+    };
+    auto ex = boost::asio::get_associated_executor(h, fallback);
+    boost::asio::dispatch(ex, call(std::move(h), std::tuple<Args...>(std::move(args)...)));
 }
 
 }  // namespace pgcoro::detail

@@ -1,0 +1,555 @@
+// pgcoro/detail/pipeline.hpp — the connection's pipeline as a sans-io state machine.
+//
+// It decides; it never waits. Every statement is an op in a FIFO. An op is sent when it
+// reaches the pipeline (Parse/Bind/Execute, or Bind/Execute for a cached statement, then
+// a Sync), so many callers share one round trip; a Sync after every op confines an error
+// to its own op. Results are read in order: each op's results end with PIPELINE_SYNC.
+// A script op (several statements, the simple query protocol) waits for the FIFO to
+// drain, leaves pipeline mode, and holds the ops called after it until it is done.
+//
+// It talks to libpq only through `Wire` (send prepare / send prepared / send params /
+// sync / consume / next result / flush ...: see pq_wire in pgcoro/detail/pq_wire.hpp),
+// so unit tests drive it with a scripted fake and no server. Its outputs are state the
+// driver reads after each step: completed ops (to hand to their callers), cancel
+// requests to send, and whether to wait for the socket to be readable or writable.
+//
+// Cancellation. PostgreSQL's cancel request interrupts whatever the backend runs when it
+// arrives, not a statement: in a pipeline, a cancel meant for one statement can hit the
+// next. The rule kept here: outside a transaction block, a statement whose caller did not
+// cancel it never fails because of a cancel pgcoro sent. Bookkeeping:
+//  - every cancel pgcoro sends is *pending* until it is settled;
+//  - when the driver reports it delivered (the server signalled the backend), it
+//    settles with the first op sent after that: the backend drops a pending cancel
+//    whenever it reads its next message, so once that op's Sync is back, the cancel can
+//    no longer hit anything;
+//  - a 57014 (query_canceled) on an op nobody cancelled, while a cancel is pending, and
+//    when the connection was outside a transaction block before the op ran (so the op
+//    was its own implicit transaction and was rolled back whole), consumes that cancel
+//    and sends the op again at the end of the pipeline. Inside a transaction block the
+//    57014 stands: the cancel aborted the transaction, as PostgreSQL defines;
+//  - a script starts only once no cancel is pending (a bare Sync settles delivered ones).
+// The same re-send covers an op that used a cached statement whose Prepare, sent by
+// another op just ahead of it, failed (26000), or whose plan went stale (0A000).
+#pragma once
+
+#include <pgcoro/detail/params.hpp>
+#include <pgcoro/detail/statement_cache.hpp>
+#include <pgcoro/diagnostics.hpp>
+#include <pgcoro/error.hpp>
+
+#include <boost/asio/error.hpp>
+
+#include <libpq-fe.h>
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace pgcoro::detail {
+
+enum class op_kind : std::uint8_t {
+    statement,  ///< one statement, extended protocol, binary results
+    script,     ///< several statements, simple query protocol, outside pipeline mode
+    internal,   ///< pgcoro's own statement (DEALLOCATE of an evicted one): nobody waits
+    settle,     ///< a bare Sync, to settle delivered cancel requests before a script
+};
+
+/// The pipeline's part of an op. The driver's op type derives from it (adding the
+/// caller's handler); the pipeline never looks past this.
+template <class Result>
+struct basic_op {
+    basic_op() = default;
+    basic_op(std::string s, encoded_params p, op_kind k = op_kind::statement)
+        : sql(std::move(s)), params(std::move(p)), kind(k) {}
+
+    std::string sql;
+    encoded_params params;
+    op_kind kind = op_kind::statement;
+
+    // Progress, owned by the pipeline.
+    bool completed = false;           ///< handed to completed() (or nobody waits)
+    bool cancel_requested = false;    ///< its caller gave up on it
+    bool server_cancel_sent = false;  ///< a cancel request went out for it
+    int statements = 1;               ///< result sets before its Sync: 2 when a Prepare leads
+    int statements_done = 0;
+    int resends = 0;                  ///< re-sent after another caller's cancel or a lost Prepare
+    std::uint64_t seq = 0;            ///< order of sending
+    std::string prepared_name;        ///< the cached statement it uses, if any
+    bool prepares = false;            ///< it carries that statement's Prepare
+    bool hit_by_cancel = false;       ///< the server answered 57014 (query_canceled)
+
+    Result result;
+    boost::system::error_code ec;
+    diagnostics diag;
+
+    /// Ready to be sent again (or, after recycling, for a new statement).
+    void reset_progress() {
+        completed = cancel_requested = server_cancel_sent = prepares = hit_by_cancel = false;
+        statements = 1;
+        statements_done = 0;
+        prepared_name.clear();
+        result = Result();
+        ec.clear();
+        diag = diagnostics();
+    }
+};
+
+template <class Wire, class Op>
+class pipeline {
+public:
+    using op_ptr = std::shared_ptr<Op>;
+    using result_type = typename Wire::result_type;
+    enum class state { open, closing, closed, broken };
+
+    pipeline(Wire wire, std::size_t cache_size, PGTransactionStatusType tx)
+        : wire_(std::move(wire)), cache_(cache_size), tx_(tx) {}
+
+    // ---- inputs --------------------------------------------------------------------
+
+    /// A new op. Sent at once (into libpq's buffer: the driver flushes at the end of its
+    /// turn), or held behind a script, or failed when the connection is not open.
+    void start(op_ptr op) {
+        if (op->completed) return;  // cancelled before it got here
+        if (state_ != state::open) {
+            fail(op, make_error_code(state_ == state::broken ? errc::connection_broken : errc::connection_closed),
+                 state_ == state::broken ? broken_message_ : std::string("the connection is closed"));
+            return;
+        }
+        if (script_running_ || !held_.empty() || op->kind == op_kind::script) {
+            held_.push_back(std::move(op));
+            release_held();
+            return;
+        }
+        send_op(std::move(op));
+    }
+
+    /// The socket became readable: read what is there and complete what is whole.
+    void on_readable() {
+        if (!live()) return;
+        if (!wire_.consume_input()) return break_connection(wire_.error_message());
+        if (script_running_) process_script_results();
+        else process_results();
+        if (!live()) return;
+        release_held();
+        if (wire_.bad()) return break_connection(wire_.error_message());
+        request_head_cancel();
+        maybe_finish_close();
+    }
+
+    /// Pushes libpq's output buffer; wants_write() says whether some is left.
+    void flush() {
+        if (!live()) return;
+        int r = wire_.flush();
+        if (r < 0) return break_connection(wire_.error_message());
+        need_flush_ = r == 1;
+    }
+
+    /// The op's caller gave up: the op completes now with operation_aborted; if it is the
+    /// one the server runs, a cancel request is asked for; its results are dropped later.
+    void cancel(const op_ptr& op) {
+        if (op->completed) return;
+        op->cancel_requested = true;
+        fail(op, boost::asio::error::operation_aborted, "the operation was cancelled");
+        request_head_cancel();
+    }
+
+    /// A cancel request asked for by cancels_to_send() reached the server (or failed: it
+    /// then settles the same way, harmlessly).
+    void on_cancel_delivered() {
+        for (auto& c : pending_cancels_) {
+            if (!c.delivered) {
+                c.delivered = true;
+                c.settles_at = next_seq_;
+                break;
+            }
+        }
+        release_held();  // a script may be waiting for cancels to settle
+    }
+
+    /// Graceful close: once nothing is in flight or held, the state becomes closed.
+    void close() {
+        if (state_ == state::open) state_ = state::closing;
+        maybe_finish_close();
+    }
+
+    /// Immediate close: everything pending fails with connection_closed; the statement
+    /// running on the server is cancelled.
+    void shutdown() {
+        if (state_ == state::closed) return;
+        if (state_ != state::broken && !inflight_.empty() && !inflight_.front()->completed) ++cancels_wanted_;
+        state_ = state::closed;
+        fail_all(make_error_code(errc::connection_closed), "the connection was closed", false);
+    }
+
+    /// The driver found the connection dead (socket error, ...).
+    void break_connection(const std::string& message) {
+        if (state_ == state::broken || state_ == state::closed) return;
+        state_ = state::broken;
+        broken_message_ = message.empty() ? "the connection to the server was lost" : message;
+        fail_all(make_error_code(errc::connection_broken), broken_message_, true);
+    }
+
+    // ---- outputs -------------------------------------------------------------------
+
+    /// Ops whose outcome is in (result or ec/diag), in completion order; the driver hands
+    /// each to its caller and clears the list.
+    std::vector<op_ptr>& completed() noexcept { return completed_; }
+    /// Cancel requests to send now (each is reported back by on_cancel_delivered()).
+    int take_cancels_to_send() noexcept { return std::exchange(cancels_wanted_, 0); }
+    bool wants_read() const noexcept { return live() && !inflight_.empty(); }
+    bool wants_write() const noexcept { return live() && need_flush_; }
+
+    state current_state() const noexcept { return state_; }
+    bool live() const noexcept { return state_ == state::open || state_ == state::closing; }
+    /// True when closed or broken, and the driver may let go of the connection.
+    bool finished() const noexcept { return !live(); }
+    const std::string& broken_message() const noexcept { return broken_message_; }
+    PGTransactionStatusType transaction_status() const noexcept { return tx_; }
+    std::size_t in_flight() const noexcept { return inflight_.size(); }
+    bool idle() const noexcept { return inflight_.empty() && held_.empty(); }
+    bool session_changed() const noexcept { return session_changed_; }
+    void clear_session_changed() noexcept { session_changed_ = false; }
+    std::size_t pending_cancels() const noexcept { return pending_cancels_.size(); }
+    std::uint64_t resends() const noexcept { return resends_; }
+    const statement_cache& cache() const noexcept { return cache_; }
+    Wire& wire() noexcept { return wire_; }
+
+private:
+    struct pending_cancel {
+        bool delivered = false;
+        std::uint64_t settles_at = 0;  // seq of the first op sent after delivery
+    };
+
+    // ---- sending ---------------------------------------------------------------------
+
+    void send_op(op_ptr op) {
+        op->seq = next_seq_++;
+        bool ok = true;
+        if (op->kind == op_kind::settle) {
+            op->statements = 0;
+            ok = wire_.send_sync();
+        } else if (op->kind == op_kind::statement && cache_.capacity() > 0) {
+            ok = send_cached(*op);
+        } else {
+            ok = wire_.send_params(op->sql, op->params) && wire_.send_sync();
+        }
+        if (!ok) return send_failed(op);
+        inflight_.push_back(std::move(op));
+    }
+
+    bool send_cached(Op& op) {
+        statement_cache::make_key(key_, op.sql, op.params.types);
+        if (const std::string* name = cache_.find(key_)) {
+            op.prepared_name = *name;
+        } else {
+            op.prepared_name = "pgcoro_";
+            op.prepared_name += std::to_string(++statement_counter_);
+            op.prepares = true;
+            op.statements = 2;
+            // The evicted statement is dropped first: its DEALLOCATE and Sync must not
+            // come between this op's Prepare and its Execute.
+            if (auto evicted = cache_.insert(key_, op.prepared_name)) deallocate(*evicted);
+            if (!wire_.send_prepare(op.prepared_name, op.sql, op.params)) return false;
+        }
+        return wire_.send_prepared(op.prepared_name, op.params) && wire_.send_sync();
+    }
+
+    /// An evicted statement is dropped on the server by an internal op. Ops already in
+    /// flight that use it run before it; later ones prepare it anew.
+    void deallocate(const std::string& name) {
+        auto op = std::make_shared<Op>();
+        op->sql = "DEALLOCATE " + name;
+        op->kind = op_kind::internal;
+        op->completed = true;  // nobody waits for it
+        op->seq = next_seq_++;
+        if (!wire_.send_params(op->sql, op->params) || !wire_.send_sync()) return;  // the next send fails too
+        inflight_.push_back(std::move(op));
+    }
+
+    void send_failed(const op_ptr& op) {
+        std::string msg = wire_.error_message();
+        break_connection(msg);
+        fail(op, make_error_code(errc::connection_broken), msg);
+    }
+
+    /// Moves held ops forward: a script starts once the pipeline is empty and no cancel
+    /// request is pending; the ops behind it go out once it is done.
+    void release_held() {
+        while (!held_.empty() && !script_running_ && live()) {
+            auto& op = held_.front();
+            if (op->completed) {
+                held_.pop_front();
+                continue;
+            }
+            if (op->kind != op_kind::script) {
+                auto o = std::move(op);
+                held_.pop_front();
+                send_op(std::move(o));
+                continue;
+            }
+            if (!inflight_.empty()) return;  // wait for the pipeline to drain
+            if (!pending_cancels_.empty()) {
+                // Settle delivered cancels with a bare Sync; wait for undelivered ones.
+                bool all_delivered = true;
+                for (auto& c : pending_cancels_) all_delivered = all_delivered && c.delivered;
+                if (all_delivered) {
+                    auto s = std::make_shared<Op>();
+                    s->kind = op_kind::settle;
+                    s->completed = true;
+                    send_op(std::move(s));
+                }
+                return;
+            }
+            auto o = std::move(op);
+            held_.pop_front();
+            start_script(std::move(o));
+        }
+    }
+
+    void start_script(op_ptr op) {
+        if (!wire_.exit_pipeline() || !wire_.send_simple(op->sql)) return send_failed(op);
+        script_running_ = true;
+        op->seq = next_seq_++;
+        inflight_.push_back(std::move(op));
+    }
+
+    /// Asks for a server-side cancel of the head op when its caller gave up on it. Only
+    /// the head runs on the server; a cancelled op further back is cancelled when it
+    /// reaches the head, if its results are not in by then.
+    void request_head_cancel() {
+        if (inflight_.empty() || !live()) return;
+        Op& head = *inflight_.front();
+        if (head.cancel_requested && !head.server_cancel_sent) {
+            head.server_cancel_sent = true;
+            ++cancels_wanted_;
+            pending_cancels_.push_back({});
+        }
+    }
+
+    // ---- reading ---------------------------------------------------------------------
+
+    void process_results() {
+        while (!inflight_.empty() && live() && !wire_.is_busy()) {
+            Op& op = *inflight_.front();
+            result_type res = wire_.next_result();
+            if (!res) {  // the end of one statement's results; its Sync comes next
+                ++op.statements_done;
+                continue;
+            }
+            bool main_statement = op.statements_done == op.statements - 1;
+            switch (Wire::status(res)) {
+            case PGRES_PIPELINE_SYNC:
+                finish_head();
+                break;
+            case PGRES_TUPLES_OK:
+            case PGRES_COMMAND_OK:
+            case PGRES_EMPTY_QUERY:
+                if (main_statement) {
+                    note_command(op, res);
+                    if (!op.ec) op.result = std::move(res);
+                }
+                break;
+            case PGRES_FATAL_ERROR:
+            case PGRES_BAD_RESPONSE:
+            case PGRES_NONFATAL_ERROR:
+                record_error(op, res, !main_statement);
+                break;
+            case PGRES_PIPELINE_ABORTED:
+                // Only the Execute behind a failed Prepare of the same op gets here (a Sync
+                // follows every op), and that Prepare's error was kept.
+                if (!op.ec) set_error(op, make_error_code(errc::protocol_error), "statement skipped by the server");
+                break;
+            default:
+                // COPY or anything else pipeline mode cannot carry: the protocol state is
+                // unknown from here on.
+                return break_connection("unexpected result status " + std::string(PQresStatus(Wire::status(res))) +
+                                        " (COPY is not supported on a pipelined connection)");
+            }
+        }
+    }
+
+    /// Results of a script: one per statement, then none; the first error is kept (the
+    /// server stops there), the last result is the op's.
+    void process_script_results() {
+        while (!inflight_.empty() && live() && !wire_.is_busy()) {
+            Op& op = *inflight_.front();
+            result_type res = wire_.next_result();
+            if (!res) {
+                script_running_ = false;
+                bool back = wire_.enter_pipeline();
+                session_changed_ = true;  // a script may do anything
+                auto done = pop_head();
+                complete(done);
+                if (!back) break_connection(wire_.error_message());
+                return;
+            }
+            switch (Wire::status(res)) {
+            case PGRES_TUPLES_OK:
+            case PGRES_COMMAND_OK:
+            case PGRES_EMPTY_QUERY:
+                note_command(op, res);
+                if (!op.ec) op.result = std::move(res);
+                break;
+            case PGRES_FATAL_ERROR:
+            case PGRES_BAD_RESPONSE:
+            case PGRES_NONFATAL_ERROR:
+                record_error(op, res, false);
+                break;
+            default:
+                return break_connection("unexpected result status " + std::string(PQresStatus(Wire::status(res))) +
+                                        " in a script (COPY is not supported)");
+            }
+        }
+    }
+
+    /// The head op's Sync is in: settle cancels, re-send or complete it.
+    void finish_head() {
+        bool was_idle = tx_ == PQTRANS_IDLE;  // before this op ran
+        auto op = pop_head();
+        settle_cancels(op->seq);
+        if (op->kind == op_kind::settle) return;
+        if (op->hit_by_cancel && !pending_cancels_.empty()) {
+            // Ours: pgcoro's cancel hit it (its own, or one meant for another op).
+            pending_cancels_.pop_front();
+            if (!op->cancel_requested && was_idle && resend(op)) return;
+        } else if (op->ec && stale_statement(*op) && was_idle && !op->completed && op->resends < 2 && resend(op)) {
+            return;
+        }
+        complete(op);
+    }
+
+    /// 26000 for a statement pgcoro prepared (its Prepare failed, or DEALLOCATE ALL /
+    /// DISCARD ALL dropped it) or 0A000 "cached plan must not change result type".
+    static bool stale_statement(const Op& op) {
+        if (op.prepared_name.empty() || op.prepares) return false;
+        return op.diag.sqlstate == "26000" ||
+               (op.diag.sqlstate == "0A000" && op.diag.message.find("cached plan") != std::string::npos);
+    }
+
+    bool resend(const op_ptr& op) {
+        if (!live() || op->completed) return false;
+        ++op->resends;
+        ++resends_;
+        op->reset_progress();
+        if (script_running_ || !held_.empty()) held_.push_front(op);
+        else send_op(op);
+        return true;
+    }
+
+    void settle_cancels(std::uint64_t seq) {
+        while (!pending_cancels_.empty() && pending_cancels_.front().delivered &&
+               pending_cancels_.front().settles_at <= seq)
+            pending_cancels_.pop_front();
+    }
+
+    op_ptr pop_head() {
+        auto done = std::move(inflight_.front());
+        inflight_.pop_front();
+        tx_ = wire_.transaction_status();
+        return done;
+    }
+
+    /// The command tag: the user's own DEALLOCATE ALL / DISCARD ALL drop pgcoro's prepared
+    /// statements too, and some commands change the session for whoever uses the
+    /// connection next (a pool resets it then). pgcoro's own DEALLOCATE changes nothing.
+    void note_command(const Op& op, const result_type& res) {
+        if (op.kind == op_kind::internal) return;
+        std::string_view tag = Wire::command_tag(res);
+        if (tag == "DEALLOCATE ALL" || tag == "DISCARD ALL") cache_.clear();
+        static constexpr std::string_view session_tags[] = {
+            "SET", "RESET", "LISTEN", "UNLISTEN", "PREPARE", "DECLARE CURSOR", "CREATE", "DEALLOCATE",
+            "DISCARD", "BEGIN", "START TRANSACTION", "LOCK", "LOAD", "SAVEPOINT"};
+        for (std::string_view t : session_tags) {
+            if (tag.starts_with(t)) {
+                session_changed_ = true;
+                return;
+            }
+        }
+    }
+
+    void record_error(Op& op, const result_type& res, bool in_prepare) {
+        diagnostics d = Wire::diagnostics_of(res);
+        if (d.sqlstate == "57014") op.hit_by_cancel = true;
+        if (!op.prepared_name.empty()) {
+            // A failed Prepare leaves no statement; one the server no longer knows, or
+            // whose plan changed shape, must be prepared anew.
+            if (in_prepare || d.sqlstate == "26000" ||
+                (d.sqlstate == "0A000" && d.message.find("cached plan") != std::string::npos))
+                cache_.erase_name(op.prepared_name);
+        }
+        if (op.ec) return;  // keep the first (or the cancelled caller's operation_aborted)
+        boost::system::error_code ec =
+            d.sqlstate.empty() ? make_error_code(errc::connection_broken) : make_sqlstate_error(d.sqlstate);
+        op.ec = ec;
+        op.diag = std::move(d);
+    }
+
+    static void set_error(Op& op, boost::system::error_code ec, std::string message) {
+        op.ec = ec;
+        op.diag = diagnostics();
+        op.diag.message = std::move(message);
+    }
+
+    // ---- completing ------------------------------------------------------------------
+
+    void complete(const op_ptr& op) {
+        if (op->completed) return;
+        if (!op->ec && !op->result)
+            set_error(*op, make_error_code(errc::protocol_error), "the server sent no result for the statement");
+        op->completed = true;
+        completed_.push_back(op);
+    }
+
+    void fail(const op_ptr& op, boost::system::error_code ec, std::string message) {
+        if (op->completed) return;
+        op->result = result_type();
+        set_error(*op, ec, std::move(message));
+        op->completed = true;
+        completed_.push_back(op);
+    }
+
+    void fail_all(boost::system::error_code ec, const std::string& message, bool keep_answers) {
+        auto ops = std::move(inflight_);
+        inflight_.clear();
+        for (auto& op : ops) {
+            if (keep_answers && op->ec && op->diag.from_server() && op->statements_done > 0)
+                complete(op);  // it had its answer (e.g. FATAL admin_shutdown) before the end
+            else
+                fail(op, ec, message);
+        }
+        auto held = std::move(held_);
+        held_.clear();
+        for (auto& op : held) fail(op, ec, message);
+        script_running_ = false;
+        pending_cancels_.clear();
+        need_flush_ = false;
+    }
+
+    void maybe_finish_close() {
+        if (state_ == state::closing && inflight_.empty() && held_.empty()) state_ = state::closed;
+    }
+
+    Wire wire_;
+    statement_cache cache_;
+    std::string key_;  // reused for cache lookups
+    std::uint64_t statement_counter_ = 0;
+    std::uint64_t next_seq_ = 1;
+    std::deque<op_ptr> inflight_;
+    std::deque<op_ptr> held_;  // behind a script, in order
+    std::vector<op_ptr> completed_;
+    std::deque<pending_cancel> pending_cancels_;
+    int cancels_wanted_ = 0;
+    std::uint64_t resends_ = 0;
+    PGTransactionStatusType tx_;
+    state state_ = state::open;
+    std::string broken_message_;
+    bool script_running_ = false;
+    bool need_flush_ = false;
+    bool session_changed_ = false;
+};
+
+}  // namespace pgcoro::detail

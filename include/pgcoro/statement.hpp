@@ -1,0 +1,72 @@
+// pgcoro/statement.hpp — one SQL statement with its parameters, for the token-taking
+// asynchronous functions (`async_query<T>(statement(sql, args...), token)`).
+#pragma once
+
+#include <pgcoro/detail/connection_impl.hpp>
+#include <pgcoro/detail/params.hpp>
+#include <pgcoro/types/traits.hpp>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+namespace pgcoro {
+
+/// A parameter type pgcoro can send: see pgcoro::encodable (string literals included).
+template <class T>
+concept parameter = encodable<std::decay_t<T>>;
+
+namespace detail {
+
+/// The one place statements are made: parameters are encoded now (the caller's objects
+/// may be gone by the time the statement is sent); an encoding error is kept and reported
+/// when the statement completes (errc::encode_error), never thrown at the call.
+template <class... Args>
+std::shared_ptr<exec_op> make_op(std::string_view sql, const Args&... args) {
+    auto op = std::make_shared<exec_op>(std::string(sql), encoded_params{});
+    try {
+        op->params = encode_params(args...);
+    } catch (const pgcoro::error&) {
+        op->encode_failure = std::current_exception();
+    }
+    return op;
+}
+
+}  // namespace detail
+
+/// SQL text and its parameters ($1, $2, ...), encoded in binary when the statement is
+/// made, so it does not refer to the arguments afterwards. std::nullopt or an empty
+/// std::optional is NULL. A statement is used once: the asynchronous function it is
+/// given to takes it over (a moved-from statement fails with errc::encode_error).
+class statement {
+public:
+    template <parameter... Args>
+    explicit statement(std::string_view sql, const Args&... args) : op_(detail::make_op(sql, args...)) {}
+
+    statement(statement&&) noexcept = default;
+    statement& operator=(statement&&) noexcept = default;
+    statement(const statement&) = delete;
+    statement& operator=(const statement&) = delete;
+
+    /// The SQL text (empty once taken over).
+    std::string_view sql() const noexcept { return op_ ? std::string_view(op_->sql) : std::string_view(); }
+    /// The number of parameters.
+    int parameter_count() const noexcept { return op_ ? op_->params.count() : 0; }
+
+    /// For pgcoro's asynchronous functions: the encoded statement, leaving this empty.
+    std::shared_ptr<detail::exec_op> take() && {
+        if (!op_) {
+            auto op = std::make_shared<detail::exec_op>();
+            op->encode_failure = std::make_exception_ptr(
+                pgcoro::error(make_error_code(errc::encode_error), "the statement was already used"));
+            return op;
+        }
+        return std::move(op_);
+    }
+
+private:
+    std::shared_ptr<detail::exec_op> op_;
+};
+
+}  // namespace pgcoro
