@@ -34,6 +34,7 @@ struct fake_server {
     std::deque<item> arrived;  // readable by next_result()
     PGTransactionStatusType tx = PQTRANS_IDLE;
     bool eof = false;          // the next consume_input fails (server closed)
+    bool busy_status = false;  // libpq in pipeline mode: PQTRANS_ACTIVE while anything is queued
     bool in_pipeline = true;
 
     // Scripted answers (they arrive on arrive()).
@@ -119,7 +120,7 @@ struct fake_wire {
         if (it.tx_after) s->tx = *it.tx_after;
         return it.result ? std::make_unique<fake_result>(*it.result) : nullptr;
     }
-    PGTransactionStatusType transaction_status() { return s->tx; }
+    PGTransactionStatusType transaction_status() { return s->busy_status ? PQTRANS_ACTIVE : s->tx; }
     bool bad() { return s->eof; }
     std::string error_message() { return s->eof ? "server closed the connection unexpectedly" : ""; }
 
@@ -247,12 +248,19 @@ TEST_CASE("a cancelled statement that later reaches the head is cancelled on the
     CHECK(!a->ec);
     CHECK(h.pipe.take_cancels_to_send() == 1);  // now b is the head
     CHECK(h.pipe.pending_cancels() == 1);
-    // The cancel hits b: its 57014 goes nowhere (b already completed) and uses the cancel up.
+    // The cancel hits b: its 57014 goes nowhere (b already completed). The server signals
+    // twice per cancel request, so the cancel stays pending until it settles.
     h.server->command("PARSE").error("57014", "canceling statement due to user request").sync();
     h.read();
     CHECK(h.done.size() == 2);
-    CHECK(h.pipe.pending_cancels() == 0);
+    CHECK(h.pipe.pending_cancels() == 1);
     CHECK(h.pipe.in_flight() == 0);
+    h.pipe.on_cancel_delivered();
+    auto c = h.start("select 3");
+    h.server->command("PARSE").ok().sync();
+    h.read();
+    CHECK(!c->ec);
+    CHECK(h.pipe.pending_cancels() == 0);
 }
 
 TEST_CASE("a cancel that lands on the next caller's statement: it is sent again", "[pipeline][cancel]") {
@@ -352,7 +360,13 @@ TEST_CASE("a script waits for pending cancels to settle", "[pipeline][script][ca
     auto s = h.start("select 1; select 2", op_kind::script);
     h.server->command("PARSE").error("57014").sync();
     h.read();
-    // The 57014 used the cancel up: the script may go.
+    // The cancel may still signal again: the script waits until it has settled.
+    CHECK(h.server->count_sent("script") == 0);
+    h.pipe.on_cancel_delivered();
+    CHECK(h.server->sent.back() == "sync");  // a bare Sync settles it
+    h.server->sync();
+    h.read();
+    CHECK(h.pipe.pending_cancels() == 0);
     CHECK(h.server->count_sent("script") == 1);
     h.server->ok().ok().script_end();
     h.read();
@@ -465,4 +479,64 @@ TEST_CASE("close waits for what is in flight; shutdown fails it at once", "[pipe
     h2.collect();
     CHECK(c->ec == make_error_code(errc::connection_closed));
     CHECK(h2.pipe.take_cancels_to_send() == 1);  // the server stops it too
+}
+
+TEST_CASE("the transaction status is followed through the pipeline when libpq says ACTIVE", "[pipeline][cancel]") {
+    harness h;
+    h.server->busy_status = true;
+    h.start("BEGIN");
+    h.server->command("PARSE").command("BEGIN").sync();
+    h.read();
+    CHECK(h.pipe.transaction_status() == PQTRANS_INTRANS);
+    h.start("savepoint a");
+    h.server->command("PARSE").command("SAVEPOINT").sync();
+    h.start("select x");
+    h.server->command("PARSE").error("42703").sync();
+    h.read();
+    CHECK(h.pipe.transaction_status() == PQTRANS_INERROR);
+    h.start("rollback to savepoint a");
+    h.server->command("PARSE").command("ROLLBACK").sync();
+    h.read();
+    CHECK(h.pipe.transaction_status() == PQTRANS_INTRANS);
+    // A cancel's 57014 inside the block stands.
+    auto a = h.start("select pg_sleep(1)");
+    auto b = h.start("select 2");
+    h.pipe.cancel(a);
+    h.collect();
+    CHECK(h.pipe.take_cancels_to_send() == 1);
+    h.server->command("PARSE").ok().sync();
+    h.server->command("PARSE").error("57014").sync();
+    h.read();
+    CHECK(b->completed);
+    CHECK(b->ec == make_sqlstate_error("57014"));
+    CHECK(h.pipe.transaction_status() == PQTRANS_INERROR);
+    h.start("  /* done */ ROLLBACK");
+    h.server->command("PARSE").command("ROLLBACK").sync();
+    h.read();
+    CHECK(h.pipe.transaction_status() == PQTRANS_IDLE);
+    // Outside the block again: a stray 57014 gets the statement sent again, but never a
+    // COMMIT (it may have ended a transaction).
+    auto c = h.start("select pg_sleep(1)");
+    auto d = h.start("select 3");
+    h.pipe.cancel(c);
+    h.collect();
+    CHECK(h.pipe.take_cancels_to_send() == 1);
+    h.server->ok().sync();
+    h.server->command("PARSE").error("57014").sync();
+    h.read();
+    CHECK(!d->completed);
+    CHECK(h.pipe.resends() == 1);
+    h.server->ok().sync();
+    h.read();
+    CHECK(d->completed);
+    CHECK(!d->ec);
+    auto e = h.start("select pg_sleep(1)");
+    auto f = h.start("commit");
+    h.pipe.cancel(e);
+    h.collect();
+    CHECK(h.pipe.take_cancels_to_send() == 1);
+    h.server->ok().sync();
+    h.server->command("PARSE").error("57014").sync();
+    h.read();
+    CHECK(f->ec == make_sqlstate_error("57014"));
 }

@@ -22,6 +22,10 @@
 //    settles with the first op sent after that: the backend drops a pending cancel
 //    whenever it reads its next message, so once that op's Sync is back, the cancel can
 //    no longer hit anything;
+//  - one cancel request can interrupt two statements in a row: the server signals the
+//    backend process and then its process group (postmaster's signal_child), and a
+//    backend quick enough to act on the first signal before the second arrives is
+//    interrupted twice. So a pending cancel accounts for up to two 57014s;
 //  - a 57014 (query_canceled) on an op nobody cancelled, while a cancel is pending, and
 //    when the connection was outside a transaction block before the op ran (so the op
 //    was its own implicit transaction and was rolled back whole), consumes that cancel
@@ -222,6 +226,7 @@ private:
     struct pending_cancel {
         bool delivered = false;
         std::uint64_t settles_at = 0;  // seq of the first op sent after delivery
+        int hits_left = 2;             // the server signals the backend twice (see top)
     };
 
     // ---- sending ---------------------------------------------------------------------
@@ -408,13 +413,14 @@ private:
 
     /// The head op's Sync is in: settle cancels, re-send or complete it.
     void finish_head() {
-        bool was_idle = tx_ == PQTRANS_IDLE;  // before this op ran
+        // Sent again only when it ran as its own implicit transaction (rolled back whole).
+        bool was_idle = tx_ == PQTRANS_IDLE && !transaction_control(inflight_.front()->sql);
         auto op = pop_head();
         settle_cancels(op->seq);
         if (op->kind == op_kind::settle) return;
         if (op->hit_by_cancel && !pending_cancels_.empty()) {
             // Ours: pgcoro's cancel hit it (its own, or one meant for another op).
-            pending_cancels_.pop_front();
+            if (--pending_cancels_.front().hits_left == 0) pending_cancels_.pop_front();
             if (!op->cancel_requested && was_idle && resend(op)) return;
         } else if (op->ec && stale_statement(*op) && was_idle && !op->completed && op->resends < 2 && resend(op)) {
             return;
@@ -449,8 +455,79 @@ private:
     op_ptr pop_head() {
         auto done = std::move(inflight_.front());
         inflight_.pop_front();
-        tx_ = wire_.transaction_status();
+        track_transaction(*done);
         return done;
+    }
+
+    /// The transaction status after the op that just ended. libpq reports it only while
+    /// nothing else is queued (otherwise PQTRANS_ACTIVE), so it is followed from the
+    /// command tags in between: BEGIN / START TRANSACTION open a block; COMMIT, ROLLBACK
+    /// and PREPARE TRANSACTION close it (ROLLBACK TO SAVEPOINT keeps it); an error inside
+    /// a block fails it; an error outside leaves the session idle. libpq's own answer,
+    /// whenever it has one, overrides (so COMMIT AND CHAIN is put right once idle).
+    void track_transaction(const Op& op) {
+        PGTransactionStatusType real = wire_.transaction_status();
+        if (real != PQTRANS_ACTIVE && real != PQTRANS_UNKNOWN) {
+            tx_ = real;
+            return;
+        }
+        if (op.kind == op_kind::settle) return;
+        std::string_view verb = leading_keyword(op.sql);
+        if (op.ec && op.ec != boost::asio::error::operation_aborted) {
+            bool ends_block = verb == "COMMIT" || verb == "END" || verb == "ROLLBACK" || verb == "ABORT";
+            tx_ = tx_ == PQTRANS_IDLE || ends_block ? PQTRANS_IDLE : PQTRANS_INERROR;
+            return;
+        }
+        if (!op.result) return;  // cancelled by its caller and not answered yet
+        std::string_view tag = Wire::command_tag(op.result);
+        if (tag == "BEGIN" || tag == "START TRANSACTION") tx_ = PQTRANS_INTRANS;
+        else if (tag == "COMMIT" || tag == "PREPARE TRANSACTION") tx_ = PQTRANS_IDLE;
+        else if (tag == "ROLLBACK") tx_ = rolls_back_to_savepoint(op.sql) ? PQTRANS_INTRANS : PQTRANS_IDLE;
+    }
+
+    /// The first word of a statement, upper-cased into a small buffer (comments and
+    /// leading spaces skipped); empty when there is none.
+    std::string_view leading_keyword(std::string_view sql) {
+        std::size_t i = 0;
+        while (i < sql.size()) {
+            if (sql[i] == ' ' || sql[i] == '\t' || sql[i] == '\n' || sql[i] == '\r' || sql[i] == '(') {
+                ++i;
+            } else if (sql.substr(i, 2) == "--") {
+                i = sql.find('\n', i);
+                if (i == std::string_view::npos) return {};
+            } else if (sql.substr(i, 2) == "/*") {
+                i = sql.find("*/", i + 2);
+                if (i == std::string_view::npos) return {};
+                i += 2;
+            } else {
+                break;
+            }
+        }
+        std::size_t n = 0;
+        while (i < sql.size() && n < sizeof keyword_ &&
+               ((sql[i] >= 'a' && sql[i] <= 'z') || (sql[i] >= 'A' && sql[i] <= 'Z') || sql[i] == '_')) {
+            char c = sql[i++];
+            keyword_[n++] = c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c;
+        }
+        return std::string_view(keyword_, n);
+    }
+
+    /// ROLLBACK [WORK | TRANSACTION] TO [SAVEPOINT] name.
+    static bool rolls_back_to_savepoint(std::string_view sql) {
+        auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+        for (std::size_t i = 1; i + 2 < sql.size(); ++i) {
+            bool to = (sql[i] == 't' || sql[i] == 'T') && (sql[i + 1] == 'o' || sql[i + 1] == 'O');
+            if (to && space(sql[i - 1]) && space(sql[i + 2])) return true;
+        }
+        return false;
+    }
+
+    /// Statements that begin or end a transaction block are never sent again: their
+    /// outcome decides what the session is in.
+    bool transaction_control(std::string_view sql) {
+        std::string_view v = leading_keyword(sql);
+        return v == "BEGIN" || v == "START" || v == "COMMIT" || v == "END" || v == "ROLLBACK" || v == "ABORT" ||
+               v == "PREPARE" || v == "SAVEPOINT" || v == "RELEASE";
     }
 
     /// The command tag: the user's own DEALLOCATE ALL / DISCARD ALL drop pgcoro's prepared
@@ -535,7 +612,8 @@ private:
 
     Wire wire_;
     statement_cache cache_;
-    std::string key_;  // reused for cache lookups
+    std::string key_;     // reused for cache lookups
+    char keyword_[24]{};  // leading_keyword()'s buffer
     std::uint64_t statement_counter_ = 0;
     std::uint64_t next_seq_ = 1;
     std::deque<op_ptr> inflight_;
