@@ -3,6 +3,7 @@
 #pragma once
 
 #include <pgcoro/detail/connection_impl.hpp>
+#include <pgcoro/detail/op_recycler.hpp>
 #include <pgcoro/detail/params.hpp>
 #include <pgcoro/types/traits.hpp>
 
@@ -24,10 +25,12 @@ namespace detail {
 /// when the statement completes (errc::encode_error), never thrown at the call.
 template <class... Args>
 std::shared_ptr<exec_op> make_op(std::string_view sql, const Args&... args) {
-    auto op = std::make_shared<exec_op>(std::string(sql), encoded_params{});
+    auto op = new_op();
+    op->sql.assign(sql);
     try {
-        op->params = encode_params(args...);
+        encode_params_into(op->params, args...);
     } catch (const pgcoro::error&) {
+        op->params.clear();
         op->encode_failure = std::current_exception();
     }
     return op;

@@ -170,9 +170,9 @@ struct harness {
 TEST_CASE("statement cache: LRU order, eviction hands back the name, recycled nodes", "[pipeline][cache]") {
     statement_cache c(2);
     std::string k1, k2, k3;
-    statement_cache::make_key(k1, "select 1", {});
-    statement_cache::make_key(k2, "select $1", {23});
-    statement_cache::make_key(k3, "select $1", {20});  // same SQL, other parameter type
+    statement_cache::make_key(k1, "select 1", std::vector<unsigned>{});
+    statement_cache::make_key(k2, "select $1", std::vector<unsigned>{23});
+    statement_cache::make_key(k3, "select $1", std::vector<unsigned>{20});  // same SQL, other parameter type
     CHECK(k2 != k3);
     CHECK(!c.insert(k1, "s1"));
     CHECK(!c.insert(k2, "s2"));

@@ -95,9 +95,9 @@ TEST_CASE("parameters are encoded eagerly with their types and NULLs", "[params]
     const char* nul = nullptr;
     auto p = detail::encode_params(std::int16_t{1}, s, "lit", none, std::nullopt, nul, 2.0, true);
     REQUIRE(p.count() == 8);
-    CHECK(p.types == std::vector<unsigned>{oids::int2, oids::text, oids::text, oids::int4, 0, oids::text,
+    CHECK(std::vector<unsigned>(p.types.begin(), p.types.end()) == std::vector<unsigned>{oids::int2, oids::text, oids::text, oids::int4, 0, oids::text,
                                            oids::float8, oids::bool_});
-    CHECK(p.lengths == std::vector<int>{2, 3, 3, 0, 0, 0, 8, 1});
+    CHECK(std::vector<int>(p.lengths.begin(), p.lengths.end()) == std::vector<int>{2, 3, 3, 0, 0, 0, 8, 1});
     s = "changed";  // the values were copied when the statement was made
     const char* const* v = p.pointers();
     CHECK(std::string_view(v[1], 3) == "abc");
@@ -105,7 +105,7 @@ TEST_CASE("parameters are encoded eagerly with their types and NULLs", "[params]
     CHECK(v[3] == nullptr);
     CHECK(v[4] == nullptr);
     CHECK(v[5] == nullptr);
-    CHECK(p.formats == std::vector<int>(8, 1));
+    CHECK(std::vector<int>(p.formats.begin(), p.formats.end()) == std::vector<int>(8, 1));
 }
 
 namespace {

@@ -10,6 +10,7 @@
 #include <boost/asio/prefer.hpp>
 
 #include <tuple>
+#include <type_traits>
 #include <utility>
 
 namespace pgcoro::detail {
@@ -82,6 +83,15 @@ void complete_on_executor(Handler h, const Fallback& fallback, Args... args) {
         }
     };
     auto ex = boost::asio::get_associated_executor(h, fallback);
+    if constexpr (std::is_same_v<decltype(ex), Fallback>) {
+        // No executor of its own: it completes on the fallback (the connection's strand),
+        // which is running here. (Dispatching through the strand would query its inner
+        // any_io_executor's properties, which allocates.)
+        if (fallback.running_in_this_thread()) {
+            call(std::move(h), std::tuple<Args...>(std::move(args)...))();
+            return;
+        }
+    }
     boost::asio::dispatch(ex, call(std::move(h), std::tuple<Args...>(std::move(args)...)));
 }
 

@@ -14,6 +14,7 @@
 
 #include <pgcoro/detail/cancel.hpp>
 #include <pgcoro/detail/completion.hpp>
+#include <pgcoro/detail/inline_handler.hpp>
 #include <pgcoro/detail/pipeline.hpp>
 #include <pgcoro/detail/pq.hpp>
 #include <pgcoro/detail/pq_wire.hpp>
@@ -55,18 +56,31 @@ struct exec_outcome {
 
 using exec_signature = void(boost::system::error_code, exec_outcome);
 
+using connection_strand = boost::asio::strand<boost::asio::any_io_executor>;
+
 struct exec_op : basic_op<pgresult_ptr> {
     using basic_op<pgresult_ptr>::basic_op;
     std::exception_ptr encode_failure;  // parameters that could not be encoded
     std::chrono::steady_clock::time_point started_at;  // set only when observed
-    // Empty for internal ops. Never move-assigned: Boost 1.81's any_completion_handler
-    // move assignment recurses without end, so it is emplaced and reset.
-    std::optional<boost::asio::any_completion_handler<exec_signature>> handler;
+    inline_handler<exec_signature, connection_strand> handler;  // empty for internal ops
+
+    /// Ready for another statement, keeping the memory its strings and arrays hold.
+    void recycle() noexcept {
+        reset_progress();
+        resends = 0;
+        seq = 0;
+        kind = op_kind::statement;
+        sql.clear();
+        params.clear();
+        encode_failure = nullptr;
+        started_at = {};
+        handler.reset();
+    }
 };
 
 class connection_impl : public std::enable_shared_from_this<connection_impl> {
 public:
-    using strand_type = boost::asio::strand<boost::asio::any_io_executor>;
+    using strand_type = connection_strand;
     using op_ptr = std::shared_ptr<exec_op>;
 
     /// Takes over a connected PGconn (on the caller's thread; nothing runs yet).
@@ -116,8 +130,17 @@ public:
     template <class Handler>
     void exec(op_ptr op, Handler&& handler) {
         op->handler.emplace(std::forward<Handler>(handler));
-        auto slot = boost::asio::get_associated_cancellation_slot(*op->handler);
+        auto slot = op->handler.cancellation_slot();
         if (slot.is_connected()) slot.template emplace<cancel_handler>(weak_from_this(), op);
+        if (strand_.running_in_this_thread()) {
+            // Called from a caller resumed by this connection (the hot path of a loop):
+            // start at once, no hop. The op's own completion never runs inside this call.
+            start(std::move(op));
+            drive();
+            if (!completing_now_ && !pipe_.completed().empty())
+                boost::asio::post(strand_, [self = shared_from_this()] { self->step(); });
+            return;
+        }
         boost::asio::post(strand_, [self = shared_from_this(), op = std::move(op)]() mutable {
             self->start(std::move(op));
             self->step();
@@ -335,9 +358,23 @@ private:
         // Snapshots first: a caller resumed inline below must see the state its result
         // left behind (is_open, transaction status, statements in flight).
         publish();
-        std::swap(completing_, pipe_.completed());
-        for (auto& op : completing_) complete(*op);
-        completing_.clear();
+        if (!completing_now_) {
+            // A caller resumed here may start statements at once (exec() on the strand):
+            // they only drive(); their completions are picked up by this loop.
+            completing_now_ = true;
+            while (!pipe_.completed().empty()) {
+                std::swap(completing_, pipe_.completed());
+                for (auto& op : completing_) complete(*op);
+                completing_.clear();
+            }
+            completing_now_ = false;
+        }
+        drive();
+    }
+
+    /// Sends cancel requests, waits for the socket as the pipeline wants, publishes the
+    /// snapshots, finishes closing.
+    void drive() {
         for (int n = pipe_.take_cancels_to_send(); n > 0; --n) send_cancel();
         if (pipe_.wants_write()) arm_write();
         if (pipe_.wants_read()) arm_read();
@@ -353,10 +390,8 @@ private:
     void complete(exec_op& op) {
         if (!op.handler) return;
         if (observer_) observe_finish(op);
-        boost::asio::any_completion_handler<exec_signature> h(std::move(*op.handler));
-        op.handler.reset();
         exec_outcome out{std::move(op.result), op.ec ? std::make_unique<diagnostics>(std::move(op.diag)) : nullptr};
-        complete_on_executor(std::move(h), strand_, op.ec, std::move(out));
+        op.handler.complete(strand_, op.ec, std::move(out));
     }
 
     void observe_finish(const exec_op& op) {
@@ -476,6 +511,7 @@ private:
     bool reading_ = false;
     bool writing_ = false;
     bool turn_open_ = false;
+    bool completing_now_ = false;
     bool corked_ = false;
     bool can_cork_ = false;
     const int backend_pid_;

@@ -4,6 +4,8 @@
 #include <pgcoro/error.hpp>
 #include <pgcoro/types/traits.hpp>
 
+#include <boost/container/small_vector.hpp>
+
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -12,15 +14,19 @@
 
 namespace pgcoro::detail {
 
+/// Up to 8 parameters live inside the statement itself (no allocation).
+template <class T>
+using param_array = boost::container::small_vector<T, 8>;
+
 /// The parameters of one statement: types, binary values (one buffer), NULL markers.
 /// Built eagerly when a statement is called so nothing refers to the caller's objects.
 struct encoded_params {
-    std::vector<unsigned int> types;
-    std::vector<int> lengths;
-    std::vector<int> formats;
-    std::vector<std::ptrdiff_t> offsets;  // -1: NULL
+    param_array<unsigned int> types;
+    param_array<int> lengths;
+    param_array<int> formats;
+    param_array<std::ptrdiff_t> offsets;  // -1: NULL
     std::string buffer;
-    std::vector<const char*> values;      // filled by pointers() right before sending
+    param_array<const char*> values;      // filled by pointers() right before sending
 
     int count() const noexcept { return static_cast<int>(types.size()); }
 
@@ -29,6 +35,16 @@ struct encoded_params {
         for (std::size_t i = 0; i < offsets.size(); ++i)
             values[i] = offsets[i] < 0 ? nullptr : buffer.data() + offsets[i];
         return values.data();
+    }
+
+    /// Empty again, keeping what was allocated (for a recycled statement).
+    void clear() noexcept {
+        types.clear();
+        lengths.clear();
+        formats.clear();
+        offsets.clear();
+        buffer.clear();
+        values.clear();
     }
 };
 
@@ -86,18 +102,26 @@ void encode_one(encoded_params& p, const T& v) {
     }
 }
 
+/// Encodes args into p (which is empty); throws pgcoro::error (errc::encode_error).
+template <class... Args>
+void encode_params_into(encoded_params& p, const Args&... args) {
+    constexpr std::size_t n = sizeof...(Args);
+    static_assert(n <= 65535, "PostgreSQL takes at most 65535 parameters");
+    if constexpr (n > 0) {
+        if constexpr (n > 8) {
+            p.types.reserve(n);
+            p.lengths.reserve(n);
+            p.formats.reserve(n);
+            p.offsets.reserve(n);
+        }
+        (encode_one(p, args), ...);
+    }
+}
+
 template <class... Args>
 encoded_params encode_params(const Args&... args) {
     encoded_params p;
-    constexpr std::size_t n = sizeof...(Args);
-    if constexpr (n > 0) {
-        static_assert(n <= 65535, "PostgreSQL takes at most 65535 parameters");
-        p.types.reserve(n);
-        p.lengths.reserve(n);
-        p.formats.reserve(n);
-        p.offsets.reserve(n);
-        (encode_one(p, args), ...);
-    }
+    encode_params_into(p, args...);
     return p;
 }
 

@@ -102,6 +102,55 @@ struct basic_op {
     }
 };
 
+/// A FIFO that keeps its storage (a ring that only grows): no allocation in steady state,
+/// unlike std::deque, which allocates and frees blocks as the pipeline breathes.
+template <class T>
+class ring {
+public:
+    bool empty() const noexcept { return size_ == 0; }
+    std::size_t size() const noexcept { return size_; }
+    T& front() noexcept { return buf_[head_]; }
+    T& operator[](std::size_t i) noexcept { return buf_[(head_ + i) & (buf_.size() - 1)]; }
+    void push_back(T v) {
+        grow();
+        buf_[(head_ + size_) & (buf_.size() - 1)] = std::move(v);
+        ++size_;
+    }
+    void push_front(T v) {
+        grow();
+        head_ = (head_ + buf_.size() - 1) & (buf_.size() - 1);
+        buf_[head_] = std::move(v);
+        ++size_;
+    }
+    void pop_front() {
+        buf_[head_] = T();
+        head_ = (head_ + 1) & (buf_.size() - 1);
+        --size_;
+    }
+    /// Everything, in order, leaving the ring empty.
+    std::vector<T> take_all() {
+        std::vector<T> out;
+        out.reserve(size_);
+        while (!empty()) {
+            out.push_back(std::move(front()));
+            pop_front();
+        }
+        return out;
+    }
+
+private:
+    void grow() {
+        if (size_ < buf_.size()) return;
+        std::vector<T> bigger(buf_.empty() ? 16 : buf_.size() * 2);
+        for (std::size_t i = 0; i < size_; ++i) bigger[i] = std::move((*this)[i]);
+        buf_ = std::move(bigger);
+        head_ = 0;
+    }
+    std::vector<T> buf_;  // size: 0 or a power of two
+    std::size_t head_ = 0;
+    std::size_t size_ = 0;
+};
+
 template <class Wire, class Op>
 class pipeline {
 public:
@@ -590,17 +639,14 @@ private:
     }
 
     void fail_all(boost::system::error_code ec, const std::string& message, bool keep_answers) {
-        auto ops = std::move(inflight_);
-        inflight_.clear();
+        auto ops = inflight_.take_all();
         for (auto& op : ops) {
             if (keep_answers && op->ec && op->diag.from_server() && op->statements_done > 0)
                 complete(op);  // it had its answer (e.g. FATAL admin_shutdown) before the end
             else
                 fail(op, ec, message);
         }
-        auto held = std::move(held_);
-        held_.clear();
-        for (auto& op : held) fail(op, ec, message);
+        for (auto& op : held_.take_all()) fail(op, ec, message);
         script_running_ = false;
         pending_cancels_.clear();
         need_flush_ = false;
@@ -616,8 +662,8 @@ private:
     char keyword_[24]{};  // leading_keyword()'s buffer
     std::uint64_t statement_counter_ = 0;
     std::uint64_t next_seq_ = 1;
-    std::deque<op_ptr> inflight_;
-    std::deque<op_ptr> held_;  // behind a script, in order
+    ring<op_ptr> inflight_;
+    ring<op_ptr> held_;  // behind a script, in order
     std::vector<op_ptr> completed_;
     std::deque<pending_cancel> pending_cancels_;
     int cancels_wanted_ = 0;

@@ -28,7 +28,8 @@ public:
 
     /// Builds the key for sql + types into `out` (reused across calls: no allocation in
     /// steady state).
-    static void make_key(std::string& out, std::string_view sql, const std::vector<unsigned int>& types) {
+    template <class Types>
+    static void make_key(std::string& out, std::string_view sql, const Types& types) {
         out.assign(sql);
         out.push_back('\0');
         out.append(reinterpret_cast<const char*>(types.data()), types.size() * sizeof(unsigned int));
