@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs what is missing (apt), builds the
-# tests twice (optimised; AddressSanitizer + UBSan) and runs each build's CTest suite
+# tests three times (optimised; AddressSanitizer + UBSan; ThreadSanitizer for the
+# threaded tests) and runs each build's CTest suite
 # against its own throwaway PostgreSQL cluster, which CTest stops even when tests fail.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -10,7 +11,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 bash scripts/install-deps.sh
 
 cleanup() {
-  for b in build/release build/sanitize; do
+  for b in build/release build/sanitize build/tsan; do
     [ -d "$b/test-cluster" ] && bash scripts/pg-cluster.sh stop "$b/test-cluster" || true
   done
 }
@@ -29,5 +30,11 @@ cmake --build build/sanitize -j"$jobs"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 (cd build/sanitize && ctest --output-on-failure -E install_consumer) || status=1
+
+echo "== ThreadSanitizer build (one connection and one pool from two threads)"
+cmake -S . -B build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPGCORO_TSAN=ON \
+  -DPGCORO_BUILD_EXAMPLES=OFF -DPGCORO_BUILD_BENCHMARKS=OFF -DPGCORO_BUILD_TOOLS=OFF
+cmake --build build/tsan -j"$jobs"
+(cd build/tsan && ctest --output-on-failure) || status=1
 
 exit $status

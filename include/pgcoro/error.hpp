@@ -29,7 +29,6 @@ enum class errc {
     decode_error,             ///< a value's binary form is malformed
     encode_error,             ///< a parameter could not be encoded
     protocol_error,           ///< the server's answer did not follow the protocol pgcoro expects
-    pipeline_aborted,         ///< skipped because an earlier statement of the same batch failed
     pool_timeout,             ///< no pool connection became free within acquire_timeout
     pool_closed,              ///< the pool was closed
     invalid_config,           ///< a pool_config value (or environment variable) is wrong
@@ -63,7 +62,6 @@ public:
         case errc::decode_error: return "malformed value from the server";
         case errc::encode_error: return "a parameter could not be encoded";
         case errc::protocol_error: return "unexpected answer from the server";
-        case errc::pipeline_aborted: return "skipped: an earlier statement in the pipeline failed";
         case errc::pool_timeout: return "timed out waiting for a pool connection";
         case errc::pool_closed: return "the pool is closed";
         case errc::invalid_config: return "invalid configuration";

@@ -17,7 +17,7 @@ namespace pgcoro {
 struct statement_event {
     std::string_view sql;
     int parameter_count = 0;
-    std::chrono::nanoseconds duration{};  ///< from the call until the result was in
+    std::chrono::nanoseconds duration{};  ///< from reaching the connection until the result was in
     std::uint64_t rows = 0;               ///< rows affected or returned
     boost::system::error_code error;      ///< empty on success
     const pgcoro::diagnostics* diagnostics = nullptr;  ///< the server's, on a server error
@@ -37,9 +37,13 @@ struct pool_event {
     int backend_pid = 0;
 };
 
-/// Override what you need; every hook is called synchronously on the connection's or the
-/// pool's strand, so keep them quick and never throw from them. No observer set: no
-/// calls, no clock reads, no cost.
+/// Override what you need. Threads: on_statement_start and on_statement_finish run on
+/// the connection's strand (when the statement reaches the connection, and when its
+/// result is in, before its caller resumes); on_pool_event runs on the pool's strand.
+/// One observer shared by several connections or a pool is called from their strands
+/// concurrently when the io_context has several threads: make it thread-safe then.
+/// Keep hooks quick and never throw from them. No observer set: no calls, no clock
+/// reads, no cost.
 class observer {
 public:
     virtual ~observer() = default;

@@ -401,38 +401,6 @@ TEST_CASE("a cancelled pg_sleep stops on the server and the connection stays usa
     });
 }
 
-TEST_CASE("a connection shared by coroutines on a 2-thread io_context", "[threads]") {
-    asio::io_context io(2);
-    std::optional<pgcoro::connection> conn;
-    std::exception_ptr failure;
-    std::atomic<int> ok{0};
-    // Connect first.
-    asio::co_spawn(io, [&]() -> asio::awaitable<void> { conn.emplace(co_await connect()); },
-                   [&](std::exception_ptr e) { failure = e; });
-    io.run();
-    if (failure) std::rethrow_exception(failure);
-    io.restart();
-    // Through a strand (the user's own), and straight from the pool of threads.
-    auto strand = asio::make_strand(io);
-    constexpr int per = 200;
-    for (int i = 0; i < per; ++i) {
-        asio::co_spawn(strand, [&, i]() -> asio::awaitable<void> {
-            auto v = co_await conn->query_one<int32_t>("select $1::int4 + 1", i);
-            if (v == i + 1) ++ok;
-        }, [&](std::exception_ptr e) { if (e) failure = e; });
-        asio::co_spawn(io, [&, i]() -> asio::awaitable<void> {
-            auto v = co_await conn->query_one<std::string>("select $1::text", std::to_string(i));
-            if (v == std::to_string(i)) ++ok;
-        }, [&](std::exception_ptr e) { if (e) failure = e; });
-    }
-    std::thread t1([&] { io.run(); });
-    std::thread t2([&] { io.run(); });
-    t1.join();
-    t2.join();
-    if (failure) std::rethrow_exception(failure);
-    CHECK(ok == 2 * per);
-}
-
 TEST_CASE("notices reach the handler", "[notices]") {
     run([](asio::io_context&) -> asio::awaitable<void> {
         auto c = co_await connect();

@@ -374,3 +374,38 @@ TEST_CASE("a cancelled batch and a cancelled close", "[cancel][tokens]") {
         CHECK(pending_ec == pgcoro::make_error_code(errc::connection_closed));
     });
 }
+
+TEST_CASE("a service file's host name is resolved without blocking, within the timeout", "[connect]") {
+    // The test cluster's URL: postgresql://user:password@127.0.0.1:port/db
+    std::string u = url();
+    std::string rest = u.substr(u.find("://") + 3);
+    std::string userinfo = rest.substr(0, rest.rfind('@'));
+    std::string hostport = rest.substr(rest.rfind('@') + 1);
+    std::string db = hostport.substr(hostport.find('/') + 1);
+    hostport = hostport.substr(0, hostport.find('/'));
+    std::string port = hostport.substr(hostport.find(':') + 1);
+    temp_dir dir("pgcoro_service");
+    dir.write("pg_service.conf", "# test\n[pgcoro_test]\nhost=localhost\nport=" + port + "\nuser=" +
+                                     userinfo.substr(0, userinfo.find(':')) + "\npassword=" +
+                                     userinfo.substr(userinfo.find(':') + 1) + "\ndbname=" + db + "\n");
+    std::string file = (dir.path() / "pg_service.conf").string();
+    ::setenv("PGSERVICEFILE", file.c_str(), 1);
+    try {
+        run([](asio::io_context&) -> asio::awaitable<void> {
+            auto c = co_await connect("service=pgcoro_test");
+            CHECK(co_await c.query_one<int>("select 5") == 5);
+            // A name that never resolves in time: the connect timeout covers resolution.
+            pgcoro::connect_options o;
+            o.connect_timeout = std::chrono::milliseconds(1);
+            auto ex = co_await asio::this_coro::executor;
+            auto e = co_await expect_error(pgcoro::connection::connect(ex, "service=pgcoro_test host=localhost", o));
+            bool timed_out_or_failed = e.code() == pgcoro::make_error_code(errc::connect_timeout) ||
+                                       e.code() == pgcoro::make_error_code(errc::connect_failed);
+            CHECK(timed_out_or_failed);
+        });
+    } catch (...) {
+        ::unsetenv("PGSERVICEFILE");
+        throw;
+    }
+    ::unsetenv("PGSERVICEFILE");
+}

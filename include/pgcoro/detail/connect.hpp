@@ -12,10 +12,12 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -81,13 +83,69 @@ inline conn_params parse_conninfo(const std::string& conninfo, const std::vector
     return p;
 }
 
+/// The service file libpq would read for `service` (PGSERVICEFILE, ~/.pg_service.conf,
+/// then PGSYSCONFDIR or the usual system directories), merged into p for every keyword
+/// p does not set, as libpq does; so that host names from a service file are resolved
+/// here too, never by libpq on the io_context's thread. Nothing found: p is unchanged
+/// (libpq reports a missing service itself).
+inline void merge_service_file(conn_params& p) {
+    std::string service;
+    if (auto s = p.get("service")) service = *s;
+    else if (const char* e = std::getenv("PGSERVICE")) service = e;
+    if (service.empty()) return;
+    std::vector<std::string> files;
+    if (const char* f = std::getenv("PGSERVICEFILE")) files.emplace_back(f);
+    else if (const char* home = std::getenv("HOME")) files.push_back(std::string(home) + "/.pg_service.conf");
+    if (const char* d = std::getenv("PGSYSCONFDIR")) files.push_back(std::string(d) + "/pg_service.conf");
+    for (const char* d : {"/etc/postgresql-common", "/etc/sysconfig/pgsql", "/usr/local/pgsql/etc", "/etc"})
+        files.push_back(std::string(d) + "/pg_service.conf");
+    auto trim = [](std::string_view v) {
+        while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+        while (!v.empty() && (v.back() == ' ' || v.back() == '\t' || v.back() == '\r')) v.remove_suffix(1);
+        return v;
+    };
+    for (const auto& file : files) {
+        std::ifstream in(file);
+        if (!in) continue;
+        bool in_section = false, found = false;
+        for (std::string line; std::getline(in, line);) {
+            std::string_view l = trim(line);
+            if (l.empty() || l.front() == '#') continue;
+            if (l.front() == '[') {
+                in_section = l.size() > 2 && l.back() == ']' && l.substr(1, l.size() - 2) == service;
+                found = found || in_section;
+                continue;
+            }
+            std::size_t eq = l.find('=');
+            if (!in_section || eq == std::string_view::npos) continue;
+            std::string key(trim(l.substr(0, eq)));
+            if (!p.get(key)) p.set(key, std::string(trim(l.substr(eq + 1))));
+        }
+        if (found) return;  // libpq, too, stops at the first file that has the service
+    }
+}
+
+/// The connect budget when the caller set none: libpq's connect_timeout (or
+/// PGCONNECT_TIMEOUT), seconds per host, at least 2, as libpq applies it.
+inline std::optional<std::chrono::milliseconds> default_connect_timeout(const conn_params& p) {
+    std::string v;
+    if (auto t = p.get("connect_timeout")) v = *t;
+    else if (const char* e = std::getenv("PGCONNECT_TIMEOUT")) v = e;
+    int seconds = std::atoi(v.c_str());
+    if (seconds <= 0) return std::nullopt;
+    std::size_t hosts = 1;
+    if (auto h = p.get("host"); h && !h->empty()) hosts = split_commas(*h).size();
+    return std::chrono::seconds(std::max(seconds, 2) * static_cast<int>(hosts));
+}
+
 /// libpq resolves host names inside PQconnectStart/PQconnectPoll with a blocking
 /// getaddrinfo. Resolve them here with Asio's resolver instead and hand libpq numeric
 /// `hostaddr`s (keeping `host` for TLS verification and messages). A name with several
 /// addresses becomes several entries, tried in order as libpq would.
 inline boost::asio::awaitable<void> resolve_hosts(boost::asio::any_io_executor ex, conn_params& p,
-                                                  const std::vector<std::string>& secrets) {
-    if (p.get("service") || std::getenv("PGSERVICE")) co_return;  // hosts may come from a file
+                                                  const std::vector<std::string>& secrets,
+                                                  std::chrono::steady_clock::time_point deadline) {
+    using namespace boost::asio::experimental::awaitable_operators;
     if (auto ha = p.get("hostaddr"); (ha && !ha->empty()) || std::getenv("PGHOSTADDR")) co_return;
     std::string host_list;
     if (auto h = p.get("host")) host_list = *h;
@@ -126,8 +184,18 @@ inline boost::asio::awaitable<void> resolve_hosts(boost::asio::any_io_executor e
             out_ports.push_back(port);
             continue;
         }
-        auto [rec, results] = co_await resolver.async_resolve(
-            h, "", boost::asio::as_tuple(boost::asio::use_awaitable));
+        // Bounded by the connect timeout like the rest of the connect.
+        boost::asio::steady_timer limit(ex);
+        limit.expires_at(deadline);
+        auto r = co_await (resolver.async_resolve(h, "", boost::asio::as_tuple(boost::asio::use_awaitable)) ||
+                           limit.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable)));
+        if (r.index() == 1) {
+            auto [tec] = std::get<1>(r);
+            if (tec == boost::asio::error::operation_aborted) throw pgcoro::error(tec, "the connect was cancelled");
+            throw pgcoro::error(make_error_code(errc::connect_timeout),
+                                "timed out resolving \"" + h + "\" (the connect timeout)");
+        }
+        auto [rec, results] = std::get<0>(r);
         if (rec == boost::asio::error::operation_aborted) throw pgcoro::error(rec, "the connect was cancelled");
         if (rec) {
             last_error = "could not translate host name \"" + h + "\" to address: " + rec.message();
@@ -173,9 +241,14 @@ inline boost::asio::awaitable<pgconn_ptr> connect_pq(boost::asio::any_io_executo
     namespace asio = boost::asio;
 
     const std::vector<std::string> secrets = conninfo_secrets(conninfo);
+    // Partial and total cancellation too, not only terminal.
+    co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
     conn_params params = parse_conninfo(conninfo, secrets);
+    merge_service_file(params);
     auto started = std::chrono::steady_clock::now();
-    co_await resolve_hosts(ex, params, secrets);
+    if (!timeout) timeout = default_connect_timeout(params);
+    auto deadline = timeout ? started + *timeout : std::chrono::steady_clock::time_point::max();
+    co_await resolve_hosts(ex, params, secrets, deadline);
 
     std::vector<const char*> keys, values;
     for (std::size_t i = 0; i < params.keys.size(); ++i) {
@@ -189,20 +262,6 @@ inline boost::asio::awaitable<pgconn_ptr> connect_pq(boost::asio::any_io_executo
     if (PQstatus(conn.get()) == CONNECTION_BAD)
         throw pgcoro::error(make_error_code(errc::connect_failed),
                             redact(conn_error_message(conn.get()), secrets));
-
-    if (!timeout) {
-        // libpq's own parameter, as it would apply it: seconds per host, minimum 2.
-        conninfo_ptr eff(PQconninfo(conn.get()));
-        int seconds = 0;
-        std::size_t hosts = 1;
-        for (PQconninfoOption* o = eff.get(); o && o->keyword; ++o) {
-            std::string_view k = o->keyword;
-            if (k == "connect_timeout" && o->val && *o->val) seconds = std::atoi(o->val);
-            if (k == "host" && o->val && *o->val) hosts = split_commas(o->val).size();
-        }
-        if (seconds > 0) timeout = std::chrono::seconds(std::max(seconds, 2) * static_cast<int>(hosts));
-    }
-    auto deadline = timeout ? started + *timeout : std::chrono::steady_clock::time_point::max();
 
     asio::steady_timer timer(ex);
     PostgresPollingStatusType st = PGRES_POLLING_WRITING;

@@ -80,7 +80,6 @@ public:
     }
 
     const pool_config& config() const noexcept { return cfg_; }
-    const boost::asio::any_io_executor& executor() const noexcept { return ex_; }
 
     template <class Token>
     auto async_acquire(bool session_use, Token&& token) {
