@@ -37,6 +37,8 @@
 #pragma once
 
 #include <pgcoro/detail/params.hpp>
+#include <pgcoro/detail/ring.hpp>
+#include <pgcoro/detail/sql_keywords.hpp>
 #include <pgcoro/detail/statement_cache.hpp>
 #include <pgcoro/diagnostics.hpp>
 #include <pgcoro/error.hpp>
@@ -100,55 +102,6 @@ struct basic_op {
         ec.clear();
         diag = diagnostics();
     }
-};
-
-/// A FIFO that keeps its storage (a ring that only grows): no allocation in steady state,
-/// unlike std::deque, which allocates and frees blocks as the pipeline breathes.
-template <class T>
-class ring {
-public:
-    bool empty() const noexcept { return size_ == 0; }
-    std::size_t size() const noexcept { return size_; }
-    T& front() noexcept { return buf_[head_]; }
-    T& operator[](std::size_t i) noexcept { return buf_[(head_ + i) & (buf_.size() - 1)]; }
-    void push_back(T v) {
-        grow();
-        buf_[(head_ + size_) & (buf_.size() - 1)] = std::move(v);
-        ++size_;
-    }
-    void push_front(T v) {
-        grow();
-        head_ = (head_ + buf_.size() - 1) & (buf_.size() - 1);
-        buf_[head_] = std::move(v);
-        ++size_;
-    }
-    void pop_front() {
-        buf_[head_] = T();
-        head_ = (head_ + 1) & (buf_.size() - 1);
-        --size_;
-    }
-    /// Everything, in order, leaving the ring empty.
-    std::vector<T> take_all() {
-        std::vector<T> out;
-        out.reserve(size_);
-        while (!empty()) {
-            out.push_back(std::move(front()));
-            pop_front();
-        }
-        return out;
-    }
-
-private:
-    void grow() {
-        if (size_ < buf_.size()) return;
-        std::vector<T> bigger(buf_.empty() ? 16 : buf_.size() * 2);
-        for (std::size_t i = 0; i < size_; ++i) bigger[i] = std::move((*this)[i]);
-        buf_ = std::move(bigger);
-        head_ = 0;
-    }
-    std::vector<T> buf_;  // size: 0 or a power of two
-    std::size_t head_ = 0;
-    std::size_t size_ = 0;
 };
 
 template <class Wire, class Op>
@@ -394,35 +347,41 @@ private:
                 ++op.statements_done;
                 continue;
             }
-            bool main_statement = op.statements_done == op.statements - 1;
-            switch (Wire::status(res)) {
-            case PGRES_PIPELINE_SYNC:
+            ExecStatusType st = Wire::status(res);
+            if (st == PGRES_PIPELINE_SYNC) {
                 finish_head();
-                break;
-            case PGRES_TUPLES_OK:
-            case PGRES_COMMAND_OK:
-            case PGRES_EMPTY_QUERY:
-                if (main_statement) {
-                    note_command(op, res);
-                    if (!op.ec) op.result = std::move(res);
-                }
-                break;
-            case PGRES_FATAL_ERROR:
-            case PGRES_BAD_RESPONSE:
-            case PGRES_NONFATAL_ERROR:
-                record_error(op, res, !main_statement);
-                break;
-            case PGRES_PIPELINE_ABORTED:
+            } else if (st == PGRES_PIPELINE_ABORTED) {
                 // Only the Execute behind a failed Prepare of the same op gets here (a Sync
                 // follows every op), and that Prepare's error was kept.
                 if (!op.ec) set_error(op, make_error_code(errc::protocol_error), "statement skipped by the server");
-                break;
-            default:
+            } else if (!take_result(op, res, op.statements_done == op.statements - 1)) {
                 // COPY or anything else pipeline mode cannot carry: the protocol state is
                 // unknown from here on.
-                return break_connection("unexpected result status " + std::string(PQresStatus(Wire::status(res))) +
+                return break_connection("unexpected result status " + std::string(PQresStatus(st)) +
                                         " (COPY is not supported on a pipelined connection)");
             }
+        }
+    }
+
+    /// A statement's result or error, kept on the op: the main statement's result (not a
+    /// Prepare's), the first error. False for a status the pipeline cannot carry.
+    bool take_result(Op& op, result_type& res, bool main_statement) {
+        switch (Wire::status(res)) {
+        case PGRES_TUPLES_OK:
+        case PGRES_COMMAND_OK:
+        case PGRES_EMPTY_QUERY:
+            if (main_statement) {
+                note_command(op, res);
+                if (!op.ec) op.result = std::move(res);
+            }
+            return true;
+        case PGRES_FATAL_ERROR:
+        case PGRES_BAD_RESPONSE:
+        case PGRES_NONFATAL_ERROR:
+            record_error(op, res, !main_statement);
+            return true;
+        default:
+            return false;
         }
     }
 
@@ -441,22 +400,9 @@ private:
                 if (!back) break_connection(wire_.error_message());
                 return;
             }
-            switch (Wire::status(res)) {
-            case PGRES_TUPLES_OK:
-            case PGRES_COMMAND_OK:
-            case PGRES_EMPTY_QUERY:
-                note_command(op, res);
-                if (!op.ec) op.result = std::move(res);
-                break;
-            case PGRES_FATAL_ERROR:
-            case PGRES_BAD_RESPONSE:
-            case PGRES_NONFATAL_ERROR:
-                record_error(op, res, false);
-                break;
-            default:
+            if (!take_result(op, res, true))
                 return break_connection("unexpected result status " + std::string(PQresStatus(Wire::status(res))) +
                                         " in a script (COPY is not supported)");
-            }
         }
     }
 
@@ -521,7 +467,7 @@ private:
             return;
         }
         if (op.kind == op_kind::settle) return;
-        std::string_view verb = leading_keyword(op.sql);
+        std::string_view verb = leading_keyword(op.sql, keyword_);
         if (op.ec && op.ec != boost::asio::error::operation_aborted) {
             bool ends_block = verb == "COMMIT" || verb == "END" || verb == "ROLLBACK" || verb == "ABORT";
             tx_ = tx_ == PQTRANS_IDLE || ends_block ? PQTRANS_IDLE : PQTRANS_INERROR;
@@ -534,47 +480,10 @@ private:
         else if (tag == "ROLLBACK") tx_ = rolls_back_to_savepoint(op.sql) ? PQTRANS_INTRANS : PQTRANS_IDLE;
     }
 
-    /// The first word of a statement, upper-cased into a small buffer (comments and
-    /// leading spaces skipped); empty when there is none.
-    std::string_view leading_keyword(std::string_view sql) {
-        std::size_t i = 0;
-        while (i < sql.size()) {
-            if (sql[i] == ' ' || sql[i] == '\t' || sql[i] == '\n' || sql[i] == '\r' || sql[i] == '(') {
-                ++i;
-            } else if (sql.substr(i, 2) == "--") {
-                i = sql.find('\n', i);
-                if (i == std::string_view::npos) return {};
-            } else if (sql.substr(i, 2) == "/*") {
-                i = sql.find("*/", i + 2);
-                if (i == std::string_view::npos) return {};
-                i += 2;
-            } else {
-                break;
-            }
-        }
-        std::size_t n = 0;
-        while (i < sql.size() && n < sizeof keyword_ &&
-               ((sql[i] >= 'a' && sql[i] <= 'z') || (sql[i] >= 'A' && sql[i] <= 'Z') || sql[i] == '_')) {
-            char c = sql[i++];
-            keyword_[n++] = c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c;
-        }
-        return std::string_view(keyword_, n);
-    }
-
-    /// ROLLBACK [WORK | TRANSACTION] TO [SAVEPOINT] name.
-    static bool rolls_back_to_savepoint(std::string_view sql) {
-        auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
-        for (std::size_t i = 1; i + 2 < sql.size(); ++i) {
-            bool to = (sql[i] == 't' || sql[i] == 'T') && (sql[i + 1] == 'o' || sql[i + 1] == 'O');
-            if (to && space(sql[i - 1]) && space(sql[i + 2])) return true;
-        }
-        return false;
-    }
-
     /// Statements that begin or end a transaction block are never sent again: their
     /// outcome decides what the session is in.
     bool transaction_control(std::string_view sql) {
-        std::string_view v = leading_keyword(sql);
+        std::string_view v = leading_keyword(sql, keyword_);
         return v == "BEGIN" || v == "START" || v == "COMMIT" || v == "END" || v == "ROLLBACK" || v == "ABORT" ||
                v == "PREPARE" || v == "SAVEPOINT" || v == "RELEASE";
     }
@@ -659,7 +568,7 @@ private:
     Wire wire_;
     statement_cache cache_;
     std::string key_;     // reused for cache lookups
-    char keyword_[24]{};  // leading_keyword()'s buffer
+    keyword_buffer keyword_{};  // leading_keyword()'s
     std::uint64_t statement_counter_ = 0;
     std::uint64_t next_seq_ = 1;
     ring<op_ptr> inflight_;
