@@ -408,16 +408,18 @@ private:
 
     /// The head op's Sync is in: settle cancels, re-send or complete it.
     void finish_head() {
-        // Sent again only when it ran as its own implicit transaction (rolled back whole).
-        bool was_idle = tx_ == PQTRANS_IDLE && !transaction_control(inflight_.front()->sql);
+        bool was_idle = tx_ == PQTRANS_IDLE;  // before this op ran
         auto op = pop_head();
         settle_cancels(op->seq);
         if (op->kind == op_kind::settle) return;
+        // Sent again only when it ran as its own implicit transaction (rolled back whole).
+        // Read the SQL only then: not on the path of every statement.
+        auto may_resend = [&] { return was_idle && !transaction_control(op->sql); };
         if (op->hit_by_cancel && !pending_cancels_.empty()) {
             // Ours: pgcoro's cancel hit it (its own, or one meant for another op).
             if (--pending_cancels_.front().hits_left == 0) pending_cancels_.pop_front();
-            if (!op->cancel_requested && was_idle && resend(op)) return;
-        } else if (op->ec && stale_statement(*op) && was_idle && !op->completed && op->resends < 2 && resend(op)) {
+            if (!op->cancel_requested && may_resend() && resend(op)) return;
+        } else if (op->ec && stale_statement(*op) && !op->completed && op->resends < 2 && may_resend() && resend(op)) {
             return;
         }
         complete(op);
