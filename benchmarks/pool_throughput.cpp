@@ -1,66 +1,76 @@
-// Pool throughput: C coroutines over a pool of N connections on one io_context thread,
-// each running `select $1::int` in a loop; then pgbench with the same N connections (one
-// thread, prepared statements, the same statement) against the same server; prints both
-// rates, pgcoro's client CPU per query, and the ratio.
+// Pool throughput: pgcoro's pool at its default configuration next to raw libpq loops
+// written here, pgbench and postgres.js, in one run, against the same server, all running
+// `select $1::int` (prepared) in closed loops.
 //
-//   DATABASE_URL=postgresql://... ./pgcoro_bench_pool [--connections 4] [--concurrency 64]
-//                                   [--seconds 5] [--depth 16] [--pgbench PATH]
-// Three pgcoro runs: C = N (like pgbench), C coroutines with pipeline_depth 1 (each call
-// has a connection to itself), and C coroutines with pipeline_depth D (calls share
-// connections, pipelined).
-#include <pgcoro/pgcoro.hpp>
+//   DATABASE_URL=postgresql://... ./pgcoro_bench_pool [--seconds 1] [--runs 5]
+//       [--connections 4,16] [--callers 4,64,256,10000] [--json out.json]
+//       [--postgresjs DIR] [--pgbench PATH] [--quick] [--only-pgcoro]
+//
+// For each connection count N and caller count C:
+//  - pgcoro: C coroutines on one io_context thread, each looping on pool.query_one;
+//  - raw pipelined: N libpq connections in pipeline mode, C statements in flight in all
+//    (C/N each), a Sync after every statement (errors isolated as pgcoro's are), a new
+//    statement sent as each result comes in, one poll() loop;
+//  - postgres.js (when --postgresjs names a directory holding node_modules/postgres):
+//    C async callers, `max: N`;
+// and for C = N: a raw one-in-flight poll loop (no pipeline mode) and pgbench -M prepared
+// -c N, -j 1 and -j 2. Then: pgcoro with two io_context threads against one, and the cost
+// of head-of-line blocking (1 % of statements sleep 20 ms: p50 / p99 latency of the fast
+// ones, at the default pipeline_depth and at 1). Every ratio is the median of --runs
+// interleaved runs; client CPU is user + system time per statement.
+#include "pool_bench_support.hpp"
 
-#include <boost/asio.hpp>
+#include <pgcoro/pool.hpp>
 
-#include <sys/resource.h>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
-#include <array>
-#include <cstdio>
-#include <cstdlib>
-#include <fstream>
-#include <memory>
-#include <string>
-#include <unistd.h>
+#include <atomic>
+#include <thread>
 
 namespace asio = boost::asio;
-using clk = std::chrono::steady_clock;
 
-static double cpu_seconds() {
-    rusage u{};
-    getrusage(RUSAGE_SELF, &u);
-    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-           static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
-
-struct run_result {
-    double qps = 0, cpu_us_per_query = 0;
-    long errors = 0;
+struct pgcoro_options {
+    int threads = 1;
+    std::size_t depth = 0;   // 0: the default
+    bool sleepers = false;   // 1 % of statements sleep 20 ms; latencies recorded
 };
 
-static run_result run_pgcoro(const std::string& url, int n, int c, double seconds, int depth = 1) {
-    asio::io_context io(1);
+static measurement run_pgcoro(const std::string& url, int n, int c, double seconds, pgcoro_options o,
+                              std::vector<double>* fast_latencies_us = nullptr) {
+    asio::io_context io(o.threads);
     auto cfg = pgcoro::pool_config::from_url(url);
     cfg.max_size = cfg.min_size = static_cast<std::size_t>(n);
-    cfg.pipeline_depth = static_cast<std::size_t>(depth);
+    if (o.depth) cfg.pipeline_depth = o.depth;
     auto db = std::make_unique<pgcoro::pool>(io.get_executor(), cfg);
-    long queries = 0, errors = 0;
-    int done = 0;
-    clk::time_point t0, t1, until;  // here, not in the spawning coroutine: it returns at once
+    std::atomic<long> queries{0}, errors{0};
+    std::atomic<int> done{0};
+    clk::time_point t0, t1, until;
     double cpu0 = 0, cpu1 = 0;
+    std::vector<std::vector<double>> lat(static_cast<std::size_t>(c));
     asio::co_spawn(io, [&]() -> asio::awaitable<void> {
         co_await db->wait_ready(std::chrono::seconds(10));
-        // Warm every connection (and its prepared statement) before timing.
+        // Warm every connection (and its prepared statements) before timing.
         for (int i = 0; i < 4 * n; ++i) co_await db->query_one<std::int32_t>("select $1::int", i);
+        if (o.sleepers) co_await db->execute("select pg_sleep(0)");
         t0 = clk::now();
         cpu0 = cpu_seconds();
         until = t0 + std::chrono::duration_cast<clk::duration>(std::chrono::duration<double>(seconds));
         for (int w = 0; w < c; ++w) {
             asio::co_spawn(io, [&, w]() -> asio::awaitable<void> {
                 std::int32_t i = w;
+                auto& mine = lat[static_cast<std::size_t>(w)];
                 while (clk::now() < until) {
-                    auto v = co_await db->query_one<std::int32_t>("select $1::int", i);
-                    if (v == i) ++queries;
-                    else ++errors;
+                    if (o.sleepers && (i % 100) == 0) {
+                        co_await db->execute("select pg_sleep(0.02)");
+                    } else {
+                        auto s = clk::now();
+                        auto v = co_await db->query_one<std::int32_t>("select $1::int", i);
+                        if (o.sleepers) mine.push_back(std::chrono::duration<double, std::micro>(clk::now() - s).count());
+                        if (v != i) ++errors;
+                    }
+                    queries.fetch_add(1, std::memory_order_relaxed);
                     ++i;
                 }
             }, [&](std::exception_ptr e) {
@@ -78,65 +88,105 @@ static run_result run_pgcoro(const std::string& url, int n, int c, double second
         db->close();
         ++errors;
     });
+    std::vector<std::thread> extra;
+    for (int t = 1; t < o.threads; ++t) extra.emplace_back([&] { io.run(); });
     io.run();
-    run_result r;
-    double secs = std::chrono::duration<double>(t1 - t0).count();
-    r.qps = secs > 0 ? static_cast<double>(queries) / secs : 0;
-    r.cpu_us_per_query = queries ? (cpu1 - cpu0) * 1e6 / static_cast<double>(queries) : 0;
-    r.errors = errors;
-    return r;
-}
-
-static double run_pgbench(const std::string& pgbench, const std::string& url, int n, int seconds) {
-    char path[] = "/tmp/pgcoro-bench-XXXXXX";
-    int fd = mkstemp(path);
-    if (fd < 0) return 0;
-    std::string script = "\\set x random(1, 1000000)\nselect :x::int;\n";
-    if (write(fd, script.data(), script.size()) != static_cast<ssize_t>(script.size())) return 0;
-    close(fd);
-    std::string cmd = pgbench + " -n -M prepared -j 1 -c " + std::to_string(n) + " -T " + std::to_string(seconds) +
-                      " -f " + path + " '" + url + "' 2>&1";
-    double tps = 0;
-    if (FILE* p = popen(cmd.c_str(), "r")) {
-        std::array<char, 512> line{};
-        while (fgets(line.data(), static_cast<int>(line.size()), p)) {
-            std::string l = line.data();
-            if (l.rfind("tps = ", 0) == 0) tps = std::atof(l.c_str() + 6);
-        }
-        pclose(p);
-    }
-    unlink(path);
-    return tps;
+    for (auto& t : extra) t.join();
+    if (fast_latencies_us)
+        for (auto& v : lat) fast_latencies_us->insert(fast_latencies_us->end(), v.begin(), v.end());
+    return measurement::of(queries.load(), std::chrono::duration<double>(t1 - t0).count(), cpu1 - cpu0, errors.load());
 }
 
 int main(int argc, char** argv) {
-    int n = 4, c = 64, seconds = 5, depth = 16;
-    std::string pgbench = "/usr/lib/postgresql/15/bin/pgbench";
-    for (int i = 1; i + 1 < argc; i += 2) {
-        std::string_view a = argv[i];
-        if (a == "--connections") n = std::atoi(argv[i + 1]);
-        else if (a == "--concurrency") c = std::atoi(argv[i + 1]);
-        else if (a == "--seconds") seconds = std::atoi(argv[i + 1]);
-        else if (a == "--pgbench") pgbench = argv[i + 1];
-        else if (a == "--depth") depth = std::atoi(argv[i + 1]);
+    bench_args a = bench_args::parse(argc, argv);
+    const char* url_env = std::getenv("DATABASE_URL");
+    if (!url_env) {
+        std::fprintf(stderr, "set DATABASE_URL\n");
+        return 2;
     }
-    const char* url = std::getenv("DATABASE_URL");
-    if (!url) { std::fprintf(stderr, "set DATABASE_URL\n"); return 2; }
-    if (access(pgbench.c_str(), X_OK) != 0) pgbench = "pgbench";
+    std::string url = url_env;
+    bool have_node = !a.postgresjs.empty();
+    report rep;
+    long errors = 0;
 
-    auto same = run_pgcoro(url, n, n, seconds);
-    auto many = run_pgcoro(url, n, c, seconds);
-    auto piped = run_pgcoro(url, n, c, seconds, depth);
-    double tps = run_pgbench(pgbench, url, n, seconds);
-    std::printf("connections %d, %d s each, one client thread\n", n, seconds);
-    std::printf("pgbench -M prepared -c %d -j 1     %10.0f queries/s\n", n, tps);
-    std::printf("pgcoro pool, %4d coroutines      %10.0f queries/s  %6.1f us CPU/query  ratio %.2f\n", n, same.qps,
-                same.cpu_us_per_query, tps > 0 ? same.qps / tps : 0);
-    std::printf("pgcoro pool, %4d coroutines      %10.0f queries/s  %6.1f us CPU/query  ratio %.2f\n", c, many.qps,
-                many.cpu_us_per_query, tps > 0 ? many.qps / tps : 0);
-    std::printf("pgcoro pool, %4d coroutines, pipeline_depth %d  %10.0f queries/s  %6.1f us CPU/query  ratio %.2f\n", c,
-                depth, piped.qps, piped.cpu_us_per_query, tps > 0 ? piped.qps / tps : 0);
-    long errors = same.errors + many.errors + piped.errors;
+    std::printf("pool throughput, %d interleaved runs of %.1f s, select $1::int, one client thread unless said\n",
+                a.runs, a.seconds);
+    // Warm-up, not counted: the server's caches, the first backends' start-up.
+    run_pgcoro(url, a.connections.front(), a.callers.back(), std::min(a.seconds, 0.5), {1, a.depth, false});
+    if (!a.only_pgcoro) run_raw(url, a.connections.front(), a.callers.back(), std::min(a.seconds, 0.5), true);
+    for (int n : a.connections) {
+        for (int c : a.callers) {
+            if (c < n) continue;
+            series& pg = rep.get("pgcoro", n, c);
+            series& raw = rep.get("raw libpq pipelined", n, c);
+            series* js = have_node ? &rep.get("postgres.js", n, c) : nullptr;
+            series* one = c == n ? &rep.get("raw libpq one-in-flight", n, c) : nullptr;
+            series* pb1 = c == n && !a.only_pgcoro ? &rep.get("pgbench -j 1", n, c) : nullptr;
+            series* pb2 = c == n && !a.only_pgcoro ? &rep.get("pgbench -j 2", n, c) : nullptr;
+            for (int r = 0; r < a.runs; ++r) {
+                if (a.only_raw) {
+                    raw.add(run_raw(url, n, c, a.seconds, true));
+                    continue;
+                }
+                pg.add(run_pgcoro(url, n, c, a.seconds, {1, a.depth, false}));
+                if (a.only_pgcoro) continue;
+                raw.add(run_raw(url, n, c, a.seconds, true));
+                if (one) one->add(run_raw(url, n, n, a.seconds, false));
+                if (pb1) pb1->add(run_pgbench(a.pgbench, url, n, 1, a.seconds));
+                if (pb2) pb2->add(run_pgbench(a.pgbench, url, n, 2, a.seconds));
+                if (js) js->add(run_postgresjs(a.postgresjs, url, n, c, a.seconds));
+            }
+            errors += pg.errors() + raw.errors();
+            rep.print_shape(n, c);
+        }
+    }
+
+    // Two io_context threads against one (same shape, interleaved).
+    if (!a.only_raw) {
+        int n = a.connections.front(), c = std::min(256, a.callers.back());
+        series& one = rep.get("pgcoro, 1 thread", n, c);
+        series& two = rep.get("pgcoro, 2 threads", n, c);
+        for (int r = 0; r < a.runs; ++r) {
+            one.add(run_pgcoro(url, n, c, a.seconds, {1, a.depth, false}));
+            two.add(run_pgcoro(url, n, c, a.seconds, {2, a.depth, false}));
+        }
+        errors += one.errors() + two.errors();
+        std::printf("\n%d connections, %d callers: 2 io_context threads / 1 thread: %.2fx (q/s %s vs %s)\n", n, c,
+                    median_ratio(two, one), two.qps_range().c_str(), one.qps_range().c_str());
+        rep.extra("two_threads_ratio", median_ratio(two, one));
+    }
+
+    // Head-of-line blocking: 1 % of statements sleep 20 ms.
+    if (!a.only_raw) {
+        int n = a.connections.front(), c = std::min(64, a.callers.back());
+        std::vector<double> p50_default, p99_default, p50_one, p99_one;
+        for (int r = 0; r < a.runs; ++r) {
+            std::vector<double> l_def, l_one;
+            errors += run_pgcoro(url, n, c, a.seconds, {1, a.depth, true}, &l_def).errors;
+            errors += run_pgcoro(url, n, c, a.seconds, {1, 1, true}, &l_one).errors;
+            p50_default.push_back(percentile(l_def, 0.50));
+            p99_default.push_back(percentile(l_def, 0.99));
+            p50_one.push_back(percentile(l_one, 0.50));
+            p99_one.push_back(percentile(l_one, 0.99));
+        }
+        double ratio = median(p99_default) / median(p99_one);
+        std::printf("\nhead-of-line blocking, %d connections, %d callers, 1 %% of statements sleep 20 ms; fast ones:\n"
+                    "  pipeline_depth %zu:         p50 %.0f us, p99 %.0f us\n"
+                    "  pipeline_depth 1:          p50 %.0f us, p99 %.0f us\n"
+                    "  p99 default / depth 1: %.2fx (target <= 1.5x)\n",
+                    n, c, a.depth ? a.depth : pgcoro::pool_config{}.pipeline_depth, median(p50_default), median(p99_default), median(p50_one),
+                    median(p99_one), ratio);
+        rep.extra("hol_p50_default_us", median(p50_default));
+        rep.extra("hol_p99_default_us", median(p99_default));
+        rep.extra("hol_p50_depth1_us", median(p50_one));
+        rep.extra("hol_p99_depth1_us", median(p99_one));
+        rep.extra("hol_p99_ratio", ratio);
+    }
+
+    if (!a.json.empty()) {
+        rep.write_json(a.json);
+        rep.write_tsv(a.json + ".tsv");
+    }
     if (errors) std::printf("errors: %ld\n", errors);
-    return (errors || tps <= 0) ? 1 : 0;
+    return errors ? 1 : 0;
 }

@@ -58,6 +58,12 @@ struct connect_completion {
     void operator()(std::exception_ptr e, connection c);
 };
 
+/// The library's own way in (the pool): a connection from its engine, and back.
+struct connection_access {
+    static connection make(std::shared_ptr<connection_impl> impl);
+    static const std::shared_ptr<connection_impl>& impl(const connection& c) noexcept;
+};
+
 }  // namespace detail
 
 /// One connection to PostgreSQL. Every statement goes out through libpq's pipeline mode:
@@ -347,10 +353,9 @@ public:
     /// them (see the class comment), since the connection opened.
     std::uint64_t cancel_resends() const noexcept { return impl_ ? impl_->resends() : 0; }
     /// For pgcoro's pool: the shared state behind this connection.
-    const std::shared_ptr<detail::connection_impl>& impl_for_pool() const noexcept { return impl_; }
-
 private:
     explicit connection(std::shared_ptr<detail::connection_impl> impl) : impl_(std::move(impl)) {}
+    friend struct detail::connection_access;
 
     template <class Handler, class Style>
     friend struct detail::connect_completion;
@@ -389,6 +394,9 @@ private:
 };
 
 namespace detail {
+
+inline connection connection_access::make(std::shared_ptr<connection_impl> impl) { return connection(std::move(impl)); }
+inline const std::shared_ptr<connection_impl>& connection_access::impl(const connection& c) noexcept { return c.impl_; }
 
 template <class Handler, class Style>
 void connect_completion<Handler, Style>::operator()(std::exception_ptr e, connection c) {

@@ -9,6 +9,7 @@
 #include <pgcoro/observer.hpp>
 #include <pgcoro/pool.hpp>
 #include <pgcoro/pool_config.hpp>
+#include <pgcoro/pool_stats.hpp>
 #include <pgcoro/pooled_connection.hpp>
 #include <pgcoro/result.hpp>
 #include <pgcoro/transaction.hpp>

@@ -3,6 +3,7 @@
 
 #include <pgcoro/detail/pool_impl.hpp>
 #include <pgcoro/pool_config.hpp>
+#include <pgcoro/pool_stats.hpp>
 #include <pgcoro/pooled_connection.hpp>
 #include <pgcoro/statement.hpp>
 #include <pgcoro/transaction.hpp>
@@ -28,24 +29,35 @@ struct ping_result {
 };
 
 /// A pool of connections (HikariCP / pgxpool style) on any executor, thread-safe: its
-/// member functions may be called from any thread; its state lives on its own strand.
-/// It opens min_size connections at once, up to max_size on demand, serves waiters in
-/// order, replaces broken connections, retires old and idle ones, and reconnects with
-/// backoff. It keeps its executor busy (a maintenance timer) until close().
+/// member functions may be called from any thread; its state, and its connections, live
+/// on one strand of its own. It opens min_size connections at once, up to max_size on
+/// demand, serves requests strictly in order, replaces broken connections, retires old
+/// and idle ones, and reconnects with backoff. It keeps its executor busy (an upkeep
+/// timer) until close(). Its logic is a state machine (detail/pool_state.hpp).
+///
+/// One-statement helpers (query, execute, ...) are pipelined by default: when no
+/// connection is idle, a helper statement joins a connection other helper statements
+/// are using (up to pool_config::pipeline_depth, the least loaded one, never one whose
+/// pipeline has been stuck longer than pipeline_stall_after), each statement still in
+/// its own implicit transaction. Only statements that cannot change the session share
+/// (leading keyword SELECT, INSERT, UPDATE, DELETE, WITH, VALUES, TABLE, MERGE, SHOW);
+/// any other runs on a connection alone. acquire() and transactions always get a
+/// connection alone.
 ///
 /// What comes back is cleaned before anyone else gets it. A connection handed out by
-/// acquire() or used for a transaction, or that ran a statement changing session state
-/// (its command tag is SET, RESET, LISTEN, PREPARE, DECLARE, CREATE, BEGIN, ...), or
-/// that is inside a transaction or still has statements in flight, gets one pipelined
-/// batch: ROLLBACK, RESET ALL, SET SESSION AUTHORIZATION DEFAULT, UNLISTEN *,
-/// pg_advisory_unlock_all(), DISCARD TEMP, DISCARD SEQUENCES, CLOSE ALL. If that fails,
-/// the connection is discarded. Not detectable and so not reset after the one-statement
-/// helpers (query, execute, ...): session state changed from inside a SELECT, such as
-/// `select set_config(name, value, false)` or `select pg_advisory_lock(n)`; do such
-/// work through acquire() or a transaction.
+/// acquire() or used for a transaction (unless returned with return_without_reset()),
+/// or that ran a statement changing session state (its command tag is SET, RESET,
+/// LISTEN, PREPARE, DECLARE, CREATE, BEGIN, ...), or that is inside a transaction or
+/// still has statements in flight, gets one pipelined batch: ROLLBACK, RESET ALL, SET
+/// SESSION AUTHORIZATION DEFAULT, UNLISTEN *, pg_advisory_unlock_all(), DISCARD TEMP,
+/// DISCARD SEQUENCES, CLOSE ALL. If that fails, the connection is discarded. Not
+/// detectable, and so neither routed alone nor reset after a helper: session state
+/// changed from inside a SELECT, such as `select set_config(name, value, false)` or
+/// `select pg_advisory_lock(n)`, and `SELECT ... INTO TEMP`; do such work through
+/// acquire() or a transaction.
 ///
 /// Errors: errc::pool_timeout (says how many were waiting and the last connect error),
-/// errc::pool_closed, and whatever the statement throws.
+/// errc::pool_closed, and whatever the statement fails with.
 class pool {
 public:
     using executor_type = boost::asio::any_io_executor;
@@ -59,15 +71,36 @@ public:
     /// close(), without waiting.
     ~pool() { impl_->close(); }
 
-    /// A connection for as long as you hold it. Waits up to acquire_timeout; cancellable.
-    boost::asio::awaitable<pooled_connection> acquire() { return acquire_impl(impl_, true); }
+    /// A connection for as long as you hold it, to yourself (never shared), reset when it
+    /// comes back (see pooled_connection::return_without_reset). Waits up to
+    /// acquire_timeout, in order with every other request; throws pgcoro::error
+    /// (errc::pool_timeout, errc::pool_closed); cancellable (any type) while waiting.
+    boost::asio::awaitable<pooled_connection> acquire() { return acquire_impl(impl_, detail::request_kind::session); }
 
-    // One-statement helpers: a pooled connection for one statement, back to the pool as
-    // soon as the result is in. Same forms, names and documentation as connection's:
-    // concise coroutines throwing pgcoro::error, and async_* taking a statement and any
-    // completion token (void(error_code, R); waiting for a connection is part of the
-    // operation, errc::pool_timeout / errc::pool_closed included; cancellation, terminal,
-    // partial or total, covers the wait and the statement).
+    /// acquire() as an asynchronous operation. Signature: void(error_code,
+    /// pooled_connection) (empty on error). Completes on the token's associated executor
+    /// (the pool's strand when it has none), never inside this call. Cancellation:
+    /// terminal, partial and total, while waiting (operation_aborted). Errors:
+    /// errc::pool_timeout (`diag.message` says how many were waiting and the last connect
+    /// error), errc::pool_closed.
+    template <class Token>
+    auto async_acquire(Token&& token) {
+        return async_acquire_impl(nullptr, std::forward<Token>(token));
+    }
+    template <class Token>
+    auto async_acquire(diagnostics& diag, Token&& token) {
+        return async_acquire_impl(&diag, std::forward<Token>(token));
+    }
+
+    // One-statement helpers: a pooled connection (shared, pipelined, when it may be) for
+    // one statement, back to the pool as soon as the result is in, before the caller
+    // resumes. Same forms, names and documentation as connection's: concise coroutines
+    // throwing pgcoro::error, and async_* taking a statement and any completion token.
+    // Signature void(error_code, R); waiting for a connection is part of the operation
+    // (errc::pool_timeout / errc::pool_closed included, the message in `diag`). Executor:
+    // the handler's associated executor (the pool's strand when it has none), resumed
+    // directly when that executor runs on the completing thread. Cancellation: terminal,
+    // partial and total, covering the wait and the statement (as for a connection).
 
     template <parameter... Args>
     boost::asio::awaitable<std::uint64_t> execute(std::string_view sql, const Args&... args) {
@@ -210,7 +243,7 @@ public:
 
     /// One round trip, for health endpoints.
     boost::asio::awaitable<ping_result> ping() {
-        auto c = co_await acquire_impl(impl_, false);
+        auto c = co_await acquire_impl(impl_, detail::request_kind::alone);
         auto t0 = std::chrono::steady_clock::now();
         co_await c->query_one<std::int32_t>("select 1");
         ping_result r;
@@ -227,10 +260,26 @@ public:
     void close() { impl_->close(); }
 
 private:
-    static boost::asio::awaitable<pooled_connection> acquire_impl(std::shared_ptr<detail::pool_impl> impl, bool session) {
-        auto [ec, r] = co_await impl->async_acquire(session, boost::asio::as_tuple(boost::asio::use_awaitable));
-        if (ec) throw pgcoro::error(ec, r.message.empty() ? ec.message() : r.message);
-        co_return pooled_connection(std::move(impl), std::move(r.slot));
+    static boost::asio::awaitable<pooled_connection> acquire_impl(std::shared_ptr<detail::pool_impl> impl,
+                                                                  detail::request_kind kind) {
+        auto token = boost::asio::as_tuple(boost::asio::use_awaitable);
+        auto [ec, lease, message] = co_await boost::asio::async_initiate<decltype(token), detail::acquire_signature>(
+            [](auto h, std::shared_ptr<detail::pool_impl> impl, detail::request_kind kind) {
+                impl->acquire(kind, std::move(h));
+            },
+            token, std::move(impl), kind);
+        if (ec) throw pgcoro::error(ec, message.empty() ? ec.message() : message);
+        co_return pooled_connection(std::move(lease));
+    }
+
+    template <class Token>
+    auto async_acquire_impl(diagnostics* diag, Token&& token) {
+        return boost::asio::async_initiate<Token, void(boost::system::error_code, pooled_connection)>(
+            [](auto h, std::shared_ptr<detail::pool_impl> impl, diagnostics* diag) {
+                impl->acquire(detail::request_kind::session,
+                              detail::acquire_completion<std::decay_t<decltype(h)>>{std::move(h), diag});
+            },
+            token, impl_, diag);
     }
 
     template <class Decode>
@@ -249,7 +298,7 @@ private:
 
     static boost::asio::awaitable<pgcoro::transaction> begin_impl(std::shared_ptr<detail::pool_impl> impl,
                                                                   transaction_options options) {
-        auto c = co_await acquire_impl(std::move(impl), true);
+        auto c = co_await acquire_impl(std::move(impl), detail::request_kind::session);
         co_await c->execute(options.begin_sql());
         for (auto& [name, value] : options.settings)
             co_await c->query_one<std::string>("select set_config($1, $2, true)", name, value);

@@ -38,12 +38,20 @@ struct pool_config {
     std::chrono::milliseconds reconnect_backoff_initial = std::chrono::milliseconds(100);
     std::chrono::milliseconds reconnect_backoff_max = std::chrono::seconds(5);
     /// How many one-statement helper calls (query, execute, ...) may share one connection
-    /// at a time, their statements pipelined (each still in its own implicit
-    /// transaction). 1: every call has its connection to itself. More: far fewer round
-    /// trips under load, but helper statements then must not change session state (no
-    /// SET, BEGIN, LISTEN, temp tables through helpers: use acquire() or transaction()).
-    /// acquire() and transactions always get a connection of their own.
-    std::size_t pipeline_depth = 1;
+    /// at a time, their statements pipelined, each still in its own implicit transaction
+    /// (one failing statement fails only its caller). Sharing starts only when no
+    /// connection is idle, and only for statements that cannot change the session (their
+    /// leading keyword is SELECT, INSERT, UPDATE, DELETE, WITH, VALUES, TABLE, MERGE,
+    /// SHOW or EXPLAIN); anything else (SET, LISTEN, CREATE TEMP, PREPARE, BEGIN, DO,
+    /// CALL, ...) runs on a connection of its own, reset afterwards when it changed the
+    /// session. 1: every helper call has a connection to itself. acquire() and
+    /// transactions always get a connection of their own. The default comes from the pool
+    /// benchmark (README, "Pool throughput").
+    std::size_t pipeline_depth = 32;
+    /// A shared connection with no result for this long is not joined by more helper
+    /// calls (a long statement at the head of its pipeline would hold them back); they
+    /// go to another connection or wait for one. The cost of head-of-line blocking.
+    std::chrono::milliseconds pipeline_stall_after = std::chrono::milliseconds(2);
     /// Per connection (see connect_options).
     std::size_t statement_cache_size = 256;
     /// Statement and pool hooks (pgcoro/observer.hpp); none by default.
@@ -87,6 +95,7 @@ struct pool_config {
         if (acquire_timeout.count() <= 0) bad("pool_config: acquire_timeout must be positive");
         if (connect_timeout.count() <= 0) bad("pool_config: connect_timeout must be positive");
         if (pipeline_depth == 0) bad("pool_config: pipeline_depth must be at least 1");
+        if (pipeline_stall_after.count() < 0) bad("pool_config: pipeline_stall_after must not be negative");
         if (lifetime_jitter < 0 || lifetime_jitter > 1) bad("pool_config: lifetime_jitter must be within 0..1");
         if (reconnect_backoff_initial.count() <= 0 || reconnect_backoff_max < reconnect_backoff_initial)
             bad("pool_config: reconnect backoff must be positive, initial <= max");

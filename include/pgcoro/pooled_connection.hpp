@@ -3,90 +3,70 @@
 
 #include <pgcoro/detail/pool_impl.hpp>
 
-#include <memory>
+#include <utility>
 
 namespace pgcoro {
 
 /// A connection on loan from a pool; it goes back when this object is destroyed (or
-/// release() is called). Use it like a connection: `conn->query<T>(...)`. What it leaves
-/// behind is cleaned before anyone else gets it (see pool).
+/// release() / return_without_reset() is called). Use it like a connection:
+/// `conn->query<T>(...)`. Thread-safe to destroy on any thread.
+///
+/// What it leaves behind is cleaned before anyone else gets it: release() (and the
+/// destructor) reset the session (ROLLBACK, RESET ALL, UNLISTEN *, advisory locks,
+/// temporary tables... see pool). return_without_reset() skips that round trip when you
+/// know the session is as you found it; the pool still resets a connection whose session
+/// it saw change (a SET, LISTEN, CREATE, PREPARE... command tag, an open transaction,
+/// statements in flight).
 class pooled_connection {
 public:
     pooled_connection() = default;
-    pooled_connection(std::shared_ptr<detail::pool_impl> pool, std::shared_ptr<detail::pool_slot> slot) noexcept
-        : pool_(std::move(pool)), slot_(std::move(slot)) {}
+    explicit pooled_connection(detail::slot_lease lease) noexcept : lease_(std::move(lease)) {}
     pooled_connection(pooled_connection&&) noexcept = default;
-    pooled_connection& operator=(pooled_connection&& other) noexcept {
-        if (this != &other) {
-            release();
-            pool_ = std::move(other.pool_);
-            slot_ = std::move(other.slot_);
-        }
-        return *this;
-    }
-    ~pooled_connection() { release(); }
+    pooled_connection& operator=(pooled_connection&&) noexcept = default;
 
-    connection& operator*() const noexcept { return *slot_->conn; }
-    connection* operator->() const noexcept { return &*slot_->conn; }
-    explicit operator bool() const noexcept { return slot_ != nullptr; }
+    connection& operator*() const noexcept { return lease_.get()->conn->c; }
+    connection* operator->() const noexcept { return &lease_.get()->conn->c; }
+    explicit operator bool() const noexcept { return lease_.get() != nullptr; }
 
-    /// Gives the connection back now.
-    void release() noexcept {
-        if (slot_ && pool_) pool_->release(std::move(slot_));
-        slot_.reset();
-        pool_.reset();
-    }
+    /// Gives the connection back now, to be reset before its next use.
+    void release() noexcept { lease_.give_back(false); }
+
+    /// Gives the connection back now without the reset round trip: for a session you did
+    /// not change (no SET, set_config(..., false), LISTEN, temporary table, session
+    /// advisory lock, cursor WITH HOLD...). What the pool can see still gets reset.
+    void return_without_reset() noexcept { lease_.give_back(true); }
 
 private:
-    std::shared_ptr<detail::pool_impl> pool_;
-    std::shared_ptr<detail::pool_slot> slot_;
+    detail::slot_lease lease_;
 };
 
 namespace detail {
-
-/// The statement's completion holding the loan: the connection goes back to the pool as
-/// soon as the result is in, before the caller resumes.
-template <class Completion>
-struct leased_completion {
-    Completion handler;
-    pooled_connection lease;
-    void operator()(boost::system::error_code ec, exec_outcome out) {
-        lease.release();
-        handler(ec, std::move(out));
-    }
-};
-
-/// Waits for a pooled connection, then runs the statement on it.
-template <class Completion>
-struct pool_exec_step {
-    Completion handler;
-    std::shared_ptr<pool_impl> pool;
-    std::shared_ptr<exec_op> op;
-    void operator()(boost::system::error_code ec, acquire_result r) {
-        if (ec) {
-            diagnostics d;
-            d.message = r.message.empty() ? ec.message() : std::move(r.message);
-            return handler.style.template fail<typename Completion::value_type>(handler.handler, ec, std::move(d));
-        }
-        pooled_connection lease(std::move(pool), std::move(r.slot));
-        auto impl = lease->impl_for_pool();
-        impl->exec(std::move(op), leased_completion<Completion>{std::move(handler), std::move(lease)});
-    }
-};
 
 template <class Decode, class Style>
 struct pool_exec_initiation {
     template <class Handler>
     void operator()(Handler&& h, std::shared_ptr<pool_impl> pool, std::shared_ptr<exec_op> op, Style style) const {
         using completion = exec_completion<std::decay_t<Handler>, Decode, Style>;
-        auto p = pool;
-        p->async_acquire(false, pool_exec_step<completion>{completion{std::forward<Handler>(h), style}, std::move(pool),
-                                                           std::move(op)});
+        pool->run_helper(std::move(op), completion{std::forward<Handler>(h), style});
+    }
+};
+
+/// pool::async_acquire's completion: (error_code, slot_lease, message) as
+/// (error_code, pooled_connection), the message into `diag` when given.
+template <class Handler>
+struct acquire_completion {
+    Handler handler;
+    diagnostics* diag = nullptr;
+    void operator()(boost::system::error_code ec, slot_lease lease, std::string message) {
+        if (diag) {
+            *diag = diagnostics();
+            if (ec) diag->message = message.empty() ? ec.message() : std::move(message);
+        }
+        std::move(handler)(ec, pooled_connection(std::move(lease)));
     }
 };
 
 }  // namespace detail
 }  // namespace pgcoro
 
-PGCORO_FORWARD_ASSOCIATORS(class C, pgcoro::detail::leased_completion<C>)
-PGCORO_FORWARD_ASSOCIATORS(class C, pgcoro::detail::pool_exec_step<C>)
+PGCORO_FORWARD_ASSOCIATORS(class C, pgcoro::detail::acquire_completion<C>)

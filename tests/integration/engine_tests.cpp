@@ -215,6 +215,62 @@ TEST_CASE("pool and transaction take the same token forms", "[tokens][pool]") {
     });
 }
 
+TEST_CASE("pool: acquire and helpers in every completion style, from another thread", "[tokens][pool]") {
+    asio::io_context io;
+    auto work = asio::make_work_guard(io);
+    std::thread runner([&] { io.run(); });
+    struct joiner {  // a failed REQUIRE must not leave the thread joinable
+        asio::io_context& io;
+        std::thread& t;
+        ~joiner() {
+            if (t.joinable()) io.stop(), t.join();
+        }
+    } join_runner{io, runner};
+    pgcoro::pool_config cfg;
+    cfg.conninfo = url();
+    cfg.max_size = 2;
+    pgcoro::pool db(io.get_executor(), cfg);
+    // use_future, waited on here (not an io_context thread).
+    CHECK(db.async_query_one<int>(statement("select $1::int", 5), asio::use_future).get() == 5);
+    {
+        pgcoro::pooled_connection c = db.async_acquire(asio::use_future).get();
+        REQUIRE(c);
+        CHECK(c->async_query_one<int>(statement("select 6"), asio::use_future).get() == 6);
+        c.return_without_reset();
+        CHECK_FALSE(c);
+    }
+    // deferred, launched later with another token.
+    auto op = db.async_query_one<std::string>(statement("select 'later'"), asio::deferred);
+    CHECK(std::move(op)(asio::use_future).get() == "later");
+    // A plain callback holding the connection it was given.
+    std::promise<int> got;
+    db.async_acquire([&](boost::system::error_code ec, pgcoro::pooled_connection c) {
+        if (ec) return got.set_value(-1);
+        auto* conn = &*c;
+        conn->async_query_one<int>(statement("select 7"), [&, c = std::move(c)](boost::system::error_code e, int v) mutable {
+            c.release();
+            got.set_value(e ? -2 : v);
+        });
+    });
+    CHECK(got.get_future().get() == 7);
+    // Errors without exceptions: a timeout says who waited.
+    cfg.max_size = 1;
+    cfg.min_size = 0;
+    cfg.acquire_timeout = std::chrono::milliseconds(200);
+    pgcoro::pool small(io.get_executor(), cfg);
+    auto held = small.async_acquire(asio::use_future).get();
+    pgcoro::diagnostics d;
+    std::promise<boost::system::error_code> timed_out;
+    small.async_acquire(d, [&](boost::system::error_code ec, pgcoro::pooled_connection) { timed_out.set_value(ec); });
+    CHECK(timed_out.get_future().get() == pgcoro::make_error_code(pgcoro::errc::pool_timeout));
+    CHECK(d.message.find("waiting for a connection") != std::string::npos);
+    held.release();
+    small.close();
+    db.close();
+    work.reset();
+    runner.join();
+}
+
 namespace {
 
 struct storm_counts {

@@ -659,3 +659,74 @@ TEST_CASE("pipeline_depth: helper calls share connections; acquire is not starve
         db.close();
     });
 }
+
+TEST_CASE("helpers are pipelined by default; session-changing ones run alone and leak nowhere", "[pool][pipeline]") {
+    run([](asio::io_context& io) -> asio::awaitable<void> {
+        // One connection, a 300 ms acquire_timeout, 32 statements of 20 ms at once: only
+        // sharing (the default) serves them all; one at a time, most time out.
+        for (std::size_t depth : {std::size_t(0), std::size_t(1)}) {
+            auto cfg = config(1, 1);
+            cfg.acquire_timeout = 300ms;
+            if (depth) cfg.pipeline_depth = depth;
+            pgcoro::pool db(io.get_executor(), cfg);
+            co_await db.query_one<int32_t>("select 1");
+            int done = 0, ok = 0, timeouts = 0;
+            for (int i = 0; i < 32; ++i) {
+                asio::co_spawn(io, [&, i]() -> asio::awaitable<void> {
+                    auto v = co_await db.query_one<int32_t>("select $1::int4 from pg_sleep(0.02)", i);
+                    ok += v == i;
+                }, [&](std::exception_ptr e) {
+                    if (e) {
+                        try { std::rethrow_exception(e); } catch (const pgcoro::error& x) { timeouts += x.code() == errc::pool_timeout; }
+                    }
+                    ++done;
+                });
+            }
+            while (done < 32) co_await sleep_for(10ms);
+            if (depth == 0) {
+                CHECK(ok == 32);
+            } else {
+                CHECK(timeouts > 0);
+            }
+            db.close();
+        }
+
+        // Mixed: statements that change the session go alone and are reset; the shared
+        // ones never see what they did.
+        pgcoro::pool db(io.get_executor(), config(2, 2));
+        int done = 0, wrong = 0;
+        std::string first_wrong;
+        constexpr int n = 200;
+        for (int i = 0; i < n; ++i) {
+            asio::co_spawn(io, [&, i]() -> asio::awaitable<void> {
+                std::string tag = "leak_" + std::to_string(i);
+                switch (i % 5) {
+                case 0: co_await db.execute("set search_path = " + tag); break;
+                case 1: co_await db.execute("create temp table " + tag + " (x int)"); break;
+                case 2: {
+                    auto sp = co_await db.query_one<std::string>("show search_path");
+                    if (sp.find("leak_") != std::string::npos) ++wrong, first_wrong = sp;
+                    break;
+                }
+                case 3: {
+                    auto temp = co_await db.query_one<int64_t>(
+                        "select count(*) from pg_class where relnamespace = pg_my_temp_schema()");
+                    if (temp != 0) ++wrong, first_wrong = "a temp table";
+                    break;
+                }
+                default: {
+                    auto v = co_await db.query_one<int32_t>("select $1::int4", i);
+                    if (v != i) ++wrong, first_wrong = "a wrong value";
+                }
+                }
+            }, [&](std::exception_ptr e) { if (e) ++wrong, first_wrong = "an exception"; ++done; });
+        }
+        while (done < n) co_await sleep_for(10ms);
+        INFO(first_wrong);
+        CHECK(wrong == 0);
+        auto s = db.stats();
+        CHECK(s.size == 2);
+        CHECK(s.waiting == 0);
+        db.close();
+    });
+}

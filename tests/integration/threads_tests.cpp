@@ -111,3 +111,84 @@ TEST_CASE("a pool shared by two threads", "[threads][pool]") {
     if (failure) std::rethrow_exception(failure);
     CHECK(ok == 200);
 }
+
+TEST_CASE("a pool on a 2-thread io_context used from another io_context: helpers, acquire, "
+          "transactions, cancellations", "[threads][pool][stress]") {
+    using namespace std::chrono_literals;
+    using namespace boost::asio::experimental::awaitable_operators;
+    asio::io_context pool_io(2), user_io(1);
+    pgcoro::pool_config cfg;
+    cfg.conninfo = url();
+    cfg.max_size = 4;
+    cfg.min_size = 2;
+    auto db = std::make_unique<pgcoro::pool>(pool_io.get_executor(), cfg);
+    auto work = asio::make_work_guard(pool_io);
+    std::atomic<int> ok{0}, cancelled{0}, bad{0}, left{0};
+    constexpr int workers = 48, rounds = 12;
+    auto worker = [&](int w) -> asio::awaitable<void> {
+        for (int r = 0; r < rounds; ++r) {
+            int i = w * 1000 + r;
+            try {
+                switch ((w + r) % 6) {
+                case 0:
+                case 1: {  // shared helper
+                    auto v = co_await db->query_one<int>("select $1::int", i);
+                    (v == i ? ok : bad)++;
+                    break;
+                }
+                case 2: {  // a helper that changes the session: alone, then reset
+                    co_await db->execute("set application_name = 'stress'");
+                    auto name = co_await db->query_one<std::string>("show application_name");
+                    (name != "stress" ? ok : bad)++;
+                    break;
+                }
+                case 3: {  // acquire, returned without reset
+                    auto c = co_await db->acquire();
+                    auto v = co_await c->query_one<int>("select $1::int + 1", i);
+                    c.return_without_reset();
+                    (v == i + 1 ? ok : bad)++;
+                    break;
+                }
+                case 4: {  // a transaction
+                    auto v = co_await db->transaction([i](pgcoro::transaction& tx) -> asio::awaitable<int> {
+                        co_return co_await tx.query_one<int>("select $1::int", i);
+                    });
+                    (v == i ? ok : bad)++;
+                    break;
+                }
+                case 5: {  // cancelled by a timer, sometimes
+                    asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::microseconds(50 * (r % 4)));
+                    auto res = co_await (db->query_one<int>("select $1::int from pg_sleep(0.002)", i) ||
+                                         t.async_wait(asio::use_awaitable));
+                    if (res.index() == 0) (std::get<0>(res) == i ? ok : bad)++;
+                    else ++cancelled;
+                    break;
+                }
+                }
+            } catch (const pgcoro::error& e) {
+                if (e.code() == asio::error::operation_aborted) ++cancelled;
+                else ++bad;
+            }
+        }
+        if (--left == 0) {
+            db->close();
+            work.reset();
+        }
+    };
+    left = 2 * workers;
+    for (int w = 0; w < workers; ++w) {
+        asio::co_spawn(pool_io, worker(w), asio::detached);
+        asio::co_spawn(user_io, worker(workers + w), asio::detached);
+    }
+    std::thread t1([&] { pool_io.run(); });
+    std::thread t2([&] { pool_io.run(); });
+    std::thread t3([&] { user_io.run(); });
+    t1.join();
+    t2.join();
+    t3.join();
+    CHECK(bad == 0);
+    CHECK(ok + cancelled == 2 * workers * rounds);
+    CHECK(ok > workers * rounds);
+    auto s = db->stats();
+    CHECK(s.waiting == 0);
+}

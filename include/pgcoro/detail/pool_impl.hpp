@@ -1,110 +1,184 @@
-// pgcoro/detail/pool_impl.hpp — the pool's state machine. All state lives on `strand_`.
+// pgcoro/detail/pool_impl.hpp — the Asio driver around the pool's state machine.
 //
-//  acquire ──> waiters_ (FIFO, each with its acquire_timeout timer)
-//                 │  served from idle_ (newest first) after a probe (and a ping when idle
-//                 │  longer than health_check_after), or from a new connect (up to max_size)
-//  release ──> broken / expired: discard;  touched session state, a transaction or
-//              statements still in flight: reset (one pipelined batch), else discard;
-//              otherwise straight back to the first waiter or to idle_
-//  maintenance (periodic): idle timeout, lifetimes, min_size with reconnect backoff
+// pool_state.hpp decides; this file performs its actions (connect, probe and ping, reset,
+// close, grant, fail, observer events), feeds their outcomes back in, keeps one timer
+// for the machine's next wake-up, and runs the one-statement helpers. Everything runs on
+// one strand, which the pool's connections share: a helper statement granted a
+// connection starts on it at once (no hop), and its result releases the connection
+// before its caller resumes.
 #pragma once
 
 #include <pgcoro/connection.hpp>
 #include <pgcoro/detail/completion.hpp>
+#include <pgcoro/detail/connect.hpp>
+#include <pgcoro/detail/pool_state.hpp>
+#include <pgcoro/detail/sql_keywords.hpp>
 #include <pgcoro/observer.hpp>
 #include <pgcoro/pool_config.hpp>
+#include <pgcoro/pool_stats.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
-#include <algorithm>
 #include <chrono>
-#include <cstdint>
-#include <deque>
-#include <list>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
+#include <string>
+#include <vector>
 
-namespace pgcoro {
+namespace pgcoro::detail {
 
-/// A snapshot of a pool's counters.
-struct pool_stats {
-    std::size_t size = 0;         ///< connections open or being opened
-    std::size_t idle = 0;         ///< open and free
-    std::size_t in_use = 0;       ///< handed out (or being reset after use)
-    std::size_t waiting = 0;      ///< acquire() calls waiting now
-    std::uint64_t acquired = 0;   ///< connections handed out, in total
-    std::uint64_t timeouts = 0;   ///< acquire() calls that timed out
-    std::uint64_t connect_failures = 0;
-    std::uint64_t discarded = 0;  ///< connections closed as broken, expired, idle or unresettable
+using pool_clock = std::chrono::steady_clock;
+
+/// What the state machine needs to know of a pooled connection.
+struct pool_conn {
+    connection c;
+    bool is_open() const noexcept { return c.is_open(); }
+    bool needs_reset() const noexcept {
+        return c.session_changed() || c.in_flight() > 0 || c.transaction_status() != PQTRANS_IDLE;
+    }
+    int backend_pid() const noexcept { return c.backend_pid(); }
 };
 
-namespace detail {
+class pool_impl;
+struct acquire_waiter;
 
-using clock = std::chrono::steady_clock;
-
-struct pool_slot {
-    std::optional<connection> conn;
-    clock::time_point created;
-    clock::time_point last_used;
-    clock::time_point expires = clock::time_point::max();
-    bool session_use = false;  // handed out by acquire()/begin(): always reset when returned
-    std::size_t sharers = 0;   // helper calls using it at once (pipeline_depth > 1)
+/// A request waiting for a connection: a helper statement, or an acquire() call.
+struct pool_request {
+    std::shared_ptr<exec_op> op;
+    std::shared_ptr<acquire_waiter> acquire;
 };
 
-struct acquire_result {
-    std::shared_ptr<pool_slot> slot;
-    std::string message;
+using pool_state_type = pool_state<pool_clock, pool_conn, pool_request>;
+using pooled_slot = pool_state_type::slot;
+
+/// Owns a lent slot: gives it back when destroyed (a handler dropped unrun loses nothing).
+class slot_lease {
+public:
+    slot_lease() = default;
+    slot_lease(std::shared_ptr<pool_impl> p, pooled_slot* s) noexcept : pool_(std::move(p)), slot_(s) {}
+    slot_lease(slot_lease&& o) noexcept : pool_(std::move(o.pool_)), slot_(std::exchange(o.slot_, nullptr)) {}
+    slot_lease& operator=(slot_lease&& o) noexcept {
+        if (this != &o) {
+            give_back(false);
+            pool_ = std::move(o.pool_);
+            slot_ = std::exchange(o.slot_, nullptr);
+        }
+        return *this;
+    }
+    ~slot_lease() { give_back(false); }
+
+    pooled_slot* get() const noexcept { return slot_; }
+    inline void give_back(bool keep_session) noexcept;
+
+private:
+    std::shared_ptr<pool_impl> pool_;
+    pooled_slot* slot_ = nullptr;
+};
+
+using acquire_signature = void(boost::system::error_code, slot_lease, std::string);
+
+struct acquire_waiter {
+    // In an optional, emplaced: Boost 1.81's any_completion_handler move assignment wraps
+    // the handler in itself without end.
+    std::optional<boost::asio::any_completion_handler<acquire_signature>> handler;
+};
+
+/// Statements that may share a connection: their leading keyword says they cannot change
+/// the session (SET, LISTEN, CREATE TEMP, PREPARE, BEGIN, DO, CALL, EXPLAIN ANALYZE of
+/// any of those... all run alone). Undetectable: session changes made by functions called
+/// from these (set_config(..., false), pg_advisory_lock) and SELECT ... INTO TEMP.
+inline bool shareable_statement(std::string_view sql) {
+    keyword_buffer buf;
+    std::string_view k = leading_keyword(sql, buf);
+    return k == "SELECT" || k == "INSERT" || k == "UPDATE" || k == "DELETE" || k == "WITH" || k == "VALUES" ||
+           k == "TABLE" || k == "MERGE" || k == "SHOW";
+}
+
+/// A helper statement's completion: releases its connection on the strand, then resumes
+/// the caller on the caller's executor. It has no executor of its own (so the engine runs
+/// it on the strand at once); it forwards the caller's cancellation slot and allocator.
+template <class Completion>
+struct helper_completion {
+    Completion handler;
+    std::shared_ptr<pool_impl> pool;
+    exec_op* op;
+    inline void operator()(boost::system::error_code ec, exec_outcome out);
 };
 
 class pool_impl : public std::enable_shared_from_this<pool_impl> {
 public:
-    using acquire_signature = void(boost::system::error_code, acquire_result);
-
     pool_impl(boost::asio::any_io_executor ex, pool_config cfg)
-        : ex_(std::move(ex)), strand_(boost::asio::make_strand(ex_)), cfg_(std::move(cfg)),
-          maintenance_(strand_), retry_timer_(strand_), backoff_(cfg_.reconnect_backoff_initial),
-          rng_(std::random_device{}()) {
-        cfg_.validate();
-    }
+        : ex_(std::move(ex)), strand_(boost::asio::make_strand(ex_)), state_(std::move(cfg), std::random_device{}()),
+          timer_(strand_) {}
 
     void start() {
         boost::asio::post(strand_, [self = shared_from_this()] {
-            self->settle();
-            self->schedule_maintenance();
+            self->state_.start(pool_clock::now());
+            self->drain();
         });
     }
 
-    const pool_config& config() const noexcept { return cfg_; }
+    const pool_config& config() const noexcept { return state_.config(); }  // immutable
+    const connection_strand& strand() const noexcept { return strand_; }
 
-    template <class Token>
-    auto async_acquire(bool session_use, Token&& token) {
-        return boost::asio::async_initiate<Token, acquire_signature>(
-            [self = shared_from_this(), session_use](auto handler) {
-                auto w = std::make_shared<waiter>(self->strand_);
-                w->handler.emplace(std::move(handler));
-                w->session_use = session_use;
-                w->may_share = !session_use && self->cfg_.pipeline_depth > 1;
-                auto slot = boost::asio::get_associated_cancellation_slot(*w->handler);
-                if (slot.is_connected()) slot.template emplace<cancel_handler>(self, w);
-                boost::asio::post(self->strand_, [self, w] { self->enqueue(w); });
-            },
-            token);
+    /// A connection to itself (kind session or alone). Completes with acquire_signature
+    /// on the handler's executor, never inside this call; cancellable while waiting.
+    template <class Handler>
+    void acquire(request_kind kind, Handler&& handler) {
+        auto w = std::make_shared<acquire_waiter>();
+        w->handler.emplace(std::forward<Handler>(handler));
+        auto cs = boost::asio::get_associated_cancellation_slot(*w->handler);
+        if (cs.is_connected()) cs.template emplace<cancel_handler>(weak_from_this(), std::weak_ptr<exec_op>(), w);
+        boost::asio::post(strand_, [self = shared_from_this(), w, kind]() mutable {
+            if (pooled_slot* s = self->state_.acquire(pool_request{nullptr, w}, kind, pool_clock::now()))
+                self->complete_acquire(*w, {}, s, {});
+            self->drain();
+        });
     }
 
-    /// A slot comes back (from pooled_connection's destructor; any thread).
-    void release(std::shared_ptr<pool_slot> slot) {
-        boost::asio::post(strand_, [self = shared_from_this(), slot = std::move(slot)]() mutable {
-            self->on_release(std::move(slot));
+    /// A one-statement helper: op runs on a pooled connection (shared when it may be).
+    template <class Completion>
+    void run_helper(std::shared_ptr<exec_op> op, Completion c) {
+        op->handler.emplace(helper_completion<Completion>{std::move(c), shared_from_this(), op.get()});
+        // One cancellation handler for the whole call: it withdraws a waiting request, or
+        // passes the signal on to the connection running the statement.
+        auto cs = op->handler.cancellation_slot();
+        if (cs.is_connected()) cs.template emplace<cancel_handler>(weak_from_this(), op, std::weak_ptr<acquire_waiter>());
+        request_kind kind = config().pipeline_depth > 1 && shareable_statement(op->sql) ? request_kind::shared
+                                                                                        : request_kind::alone;
+        if (strand_.running_in_this_thread()) return start_helper(std::move(op), kind);
+        boost::asio::post(strand_, [self = shared_from_this(), op = std::move(op), kind]() mutable {
+            self->start_helper(std::move(op), kind);
         });
+    }
+
+    /// A lent slot comes back (any thread).
+    void release(pooled_slot* s, bool keep_session) {
+        boost::asio::post(strand_, [self = shared_from_this(), s, keep_session] {
+            self->state_.release(s, pool_clock::now(), keep_session);
+            self->drain();
+        });
+    }
+
+    /// A helper's statement is done (on the strand).
+    void helper_done(pooled_slot* s) {
+        state_.release(s, pool_clock::now());
+        drain();
     }
 
     void close() {
-        boost::asio::post(strand_, [self = shared_from_this()] { self->do_close(); });
+        boost::asio::post(strand_, [self = shared_from_this()] {
+            self->state_.close();
+            self->timer_.cancel();
+            self->drain();
+        });
     }
 
     pool_stats stats() const {
@@ -113,406 +187,235 @@ public:
     }
 
 private:
-    struct waiter {
-        explicit waiter(const boost::asio::strand<boost::asio::any_io_executor>& s) : timer(s) {}
-        std::optional<boost::asio::any_completion_handler<acquire_signature>> handler;
-        boost::asio::steady_timer timer;
-        bool session_use = false;
-        bool may_share = false;
-        bool done = false;
-        bool timer_armed = false;
-        clock::time_point deadline;
-    };
-
     struct cancel_handler {
-        std::weak_ptr<pool_impl> self;
-        std::weak_ptr<waiter> w;
-        cancel_handler(std::weak_ptr<pool_impl> s, std::weak_ptr<waiter> ww) : self(std::move(s)), w(std::move(ww)) {}
+        std::weak_ptr<pool_impl> pool;
+        std::weak_ptr<exec_op> op;              // a helper's statement
+        std::weak_ptr<acquire_waiter> acquire;  // or an acquire() call
+        cancel_handler(std::weak_ptr<pool_impl> p, std::weak_ptr<exec_op> o, std::weak_ptr<acquire_waiter> a)
+            : pool(std::move(p)), op(std::move(o)), acquire(std::move(a)) {}
         void operator()(boost::asio::cancellation_type_t type) {
             if (!cancels(type)) return;
-            auto s = self.lock();
-            if (!s) return;
-            boost::asio::post(s->strand_, [s, ww = w] {
-                if (auto p = ww.lock()) s->finish_waiter(p, boost::asio::error::operation_aborted, {});
-            });
+            auto p = pool.lock();
+            if (!p) return;
+            boost::asio::post(p->strand_, [p, o = op, a = acquire] { p->cancel(o.lock(), a.lock()); });
         }
     };
 
     // ---- on the strand ----------------------------------------------------------------
 
-    void enqueue(const std::shared_ptr<waiter>& w) {
-        if (w->done) return;
-        if (closed_) return finish_waiter(w, make_error_code(errc::pool_closed), {nullptr, "the pool is closed"});
-        waiters_.push_back(w);
-        w->deadline = clock::now() + cfg_.acquire_timeout;
-        serve();
-        // The timer is armed only for a waiter that has to wait (an idle connection is
-        // mostly there: no timer, no timerfd system calls).
-        if (!w->done) arm_timer(w);
+    void start_helper(std::shared_ptr<exec_op> op, request_kind kind) {
+        if (pooled_slot* s = state_.acquire(pool_request{op, nullptr}, kind, pool_clock::now()))
+            submit(s, std::move(op));
+        drain();
+    }
+
+    void submit(pooled_slot* s, std::shared_ptr<exec_op> op) {
+        op->lease = s;
+        connection_access::impl(s->conn->c)->submit(std::move(op), false);
+    }
+
+    void cancel(const std::shared_ptr<exec_op>& op, const std::shared_ptr<acquire_waiter>& acq) {
+        if (!op && !acq) return;
+        auto r = state_.cancel([&](const pool_request& q) { return op ? q.op == op : q.acquire == acq; });
+        if (r) {
+            fail(std::move(*r), boost::asio::error::operation_aborted, {});
+        } else if (op && op->lease) {
+            // Running: the connection cancels it (and tells the server).
+            auto* s = static_cast<pooled_slot*>(op->lease);
+            connection_access::impl(s->conn->c)->cancel_ops({op});
+        }
+        drain();
+    }
+
+    /// Performs the state machine's actions; re-entrant calls (a completion run inside an
+    /// action) leave theirs to the loop already running.
+    void drain() {
+        if (draining_) return;
+        draining_ = true;
+        while (!state_.actions().empty()) {
+            std::swap(actions_, state_.actions());
+            for (auto& a : actions_) perform(a);
+            actions_.clear();
+        }
+        draining_ = false;
+        arm_timer();
         publish();
     }
 
-    void arm_timer(const std::shared_ptr<waiter>& w) {
-        if (w->timer_armed) return;
-        w->timer_armed = true;
-        w->timer.expires_at(w->deadline);
-        w->timer.async_wait([self = shared_from_this(), ww = std::weak_ptr<waiter>(w)](boost::system::error_code ec) {
-            if (ec) return;
-            if (auto p = ww.lock()) self->on_acquire_timeout(p);
+    void perform(pool_state_type::action& a) {
+        using t = pool_state_type::action::type;
+        switch (a.what) {
+        case t::connect: return open(a.target);
+        case t::check: return check(a.target, a.ping);
+        case t::reset: return reset(a.target);
+        case t::close: return close_quietly(std::move(a.conn->c));
+        case t::grant:
+            if (a.request.op) return submit(a.target, std::move(a.request.op));
+            return complete_acquire(*a.request.acquire, {}, a.target, {});
+        case t::fail: return fail(std::move(a.request), a.ec, std::move(a.message));
+        case t::event:
+            if (const auto& obs = config().observer) obs->on_pool_event(pool_event{a.event, std::move(a.message), a.pid});
+            return;
+        }
+    }
+
+    void fail(pool_request r, boost::system::error_code ec, std::string message) {
+        if (r.acquire) return complete_acquire(*r.acquire, ec, nullptr, std::move(message));
+        // Posted: a failure found while starting the call must not complete inside it.
+        boost::asio::post(strand_, [self = shared_from_this(), op = std::move(r.op), ec, message = std::move(message)] {
+            auto d = std::make_unique<diagnostics>();
+            d->message = message.empty() ? ec.message() : message;
+            op->handler.complete(self->strand_, ec, exec_outcome{nullptr, std::move(d)});
         });
     }
 
-    void on_acquire_timeout(const std::shared_ptr<waiter>& w) {
-        if (w->done) return;
-        ++stats_acc_.timeouts;
-        std::string msg = "timed out after " + std::to_string(cfg_.acquire_timeout.count()) +
-                          " ms waiting for a connection (" + std::to_string(waiters_.size()) + " waiting, " +
-                          std::to_string(in_use_) + " of max " + std::to_string(cfg_.max_size) + " in use";
-        if (!last_connect_error_.empty()) msg += "; last connect error: " + last_connect_error_;
-        msg += ")";
-        emit(pool_event::kind::acquire_timeout, msg, 0);
-        finish_waiter(w, make_error_code(errc::pool_timeout), {nullptr, std::move(msg)});
+    void complete_acquire(acquire_waiter& w, boost::system::error_code ec, pooled_slot* s, std::string message) {
+        slot_lease lease(s ? shared_from_this() : nullptr, s);
+        boost::asio::any_completion_handler<acquire_signature> h(std::move(*w.handler));
+        w.handler.reset();
+        post_to_handler_executor(std::move(h), strand_,
+                                 [ec, lease = std::move(lease), message = std::move(message)](auto& h) mutable {
+                                     auto cs = boost::asio::get_associated_cancellation_slot(h);
+                                     if (cs.is_connected()) cs.clear();
+                                     std::move(h)(ec, std::move(lease), std::move(message));
+                                 });
     }
 
-    // By value: w may be the very node of waiters_ that this removes.
-    void finish_waiter(std::shared_ptr<waiter> w, boost::system::error_code ec, acquire_result r) {
-        if (w->done) {
-            if (r.slot) give_back_unused(std::move(r.slot));
-            return;
-        }
-        w->done = true;
-        if (w->timer_armed) w->timer.cancel();
-        waiters_.remove(w);
-        boost::asio::any_completion_handler<acquire_signature> h(std::move(*w->handler));
-        w->handler.reset();
-        post_to_handler_executor(std::move(h), strand_, [ec, r = std::move(r)](auto& handler) mutable {
-            auto slot = boost::asio::get_associated_cancellation_slot(handler);
-            if (slot.is_connected()) slot.clear();
-            std::move(handler)(ec, std::move(r));
-        });
-        publish();
+    void open(pooled_slot* s) {
+        const pool_config& cfg = config();
+        boost::asio::co_spawn(
+            strand_, connect_pq(ex_, cfg.conninfo, cfg.connect_timeout),
+            boost::asio::bind_executor(strand_, [self = shared_from_this(), s](std::exception_ptr e, pgconn_ptr c) {
+                auto now = pool_clock::now();
+                const pool_config& cfg = self->config();
+                if (!e && c) {
+                    auto impl = std::make_shared<connection_impl>(self->strand_, std::move(c), cfg.statement_cache_size,
+                                                                  cfg.observer);
+                    self->state_.connected(s, pool_conn{connection_access::make(std::move(impl))}, now);
+                } else {
+                    self->state_.connect_failed(s, message_of(e), now);  // never holds the password
+                }
+                self->drain();
+            }));
     }
 
-    /// Hands idle connections to waiters (after checking them) and opens new ones.
-    void serve() {
-        if (closed_) return;
-        share_out();
-        while (waiters_.size() > checking_ && !idle_.empty()) {
-            auto slot = std::move(idle_.back());
-            idle_.pop_back();
-            if (expired(*slot)) {
-                discard(slot, "reached its max_lifetime");
-                ensure_min();
-                continue;
-            }
-            ++checking_;
-            boost::asio::co_spawn(strand_, check_and_hand_out(shared_from_this(), std::move(slot)), boost::asio::detached);
-        }
-        std::size_t needed = waiters_.size() > checking_ + connecting_ ? waiters_.size() - checking_ - connecting_ : 0;
-        while (needed > 0 && size_ < cfg_.max_size && !in_backoff_) {
-            open_connection();
-            --needed;
-        }
+    void check(pooled_slot* s, bool ping) {
+        boost::asio::co_spawn(strand_, check_io(s->conn->c, ping),
+                              boost::asio::bind_executor(strand_, [self = shared_from_this(), s](std::exception_ptr e, bool ok) {
+                                  self->state_.checked(s, !e && ok, pool_clock::now());
+                                  self->drain();
+                              }));
     }
 
-    static boost::asio::awaitable<void> check_and_hand_out(std::shared_ptr<pool_impl> self, std::shared_ptr<pool_slot> slot) {
-        bool ok = slot->conn->is_open();
-        try {
-            // A connection back for less than a millisecond (the hot path of a busy pool)
-            // skips the probe and its system call.
-            auto idle_for = clock::now() - slot->last_used;
-            if (ok && idle_for >= std::chrono::milliseconds(1)) ok = co_await slot->conn->probe();
-            if (ok && idle_for > self->cfg_.health_check_after) {
-                co_await slot->conn->query_one<std::int32_t>("select 1");
-                ok = true;
-            }
-        } catch (const std::exception&) {
-            ok = false;
-        }
-        --self->checking_;
-        if (ok) self->hand_out(std::move(slot));
-        else self->discard(slot, "failed its health check");
-        self->settle();
-    }
-
-    void hand_out(std::shared_ptr<pool_slot> slot) {
-        if (closed_) return discard(slot, "the pool is closed");
-        if (waiters_.empty()) {
-            idle_.push_back(std::move(slot));
-            return;
-        }
-        auto w = waiters_.front();
-        slot->session_use = w->session_use;
-        ++in_use_;
-        ++stats_acc_.acquired;
-        if (w->may_share) {
-            slot->sharers = 1;
-            shared_.push_back(slot);
-        }
-        finish_waiter(w, {}, {std::move(slot), {}});
-        share_out();
-    }
-
-    /// Helper calls at the front of the queue join connections already lent to helpers,
-    /// up to pipeline_depth each; never past a waiter that needs a connection to itself
-    /// (so the shared ones drain for it).
-    void share_out() {
-        while (!waiters_.empty() && waiters_.front()->may_share) {
-            std::shared_ptr<pool_slot> best;
-            for (auto& s : shared_)
-                if (s->sharers < cfg_.pipeline_depth && s->conn && s->conn->is_open() && (!best || s->sharers < best->sharers))
-                    best = s;
-            if (!best) return;
-            // Spread first: an idle connection is better than a second sharer; and while
-            // the pool may grow, open another rather than pile onto a half-full one.
-            if (!idle_.empty()) return;
-            if (best->sharers >= std::max<std::size_t>(1, cfg_.pipeline_depth / 2) && size_ < cfg_.max_size) return;
-            ++best->sharers;
-            ++stats_acc_.acquired;
-            finish_waiter(waiters_.front(), {}, {best, {}});
-        }
-    }
-
-    /// A slot whose waiter was gone by the time it was handed over.
-    void give_back_unused(std::shared_ptr<pool_slot> slot) {
-        --in_use_;
-        --stats_acc_.acquired;
-        hand_out(std::move(slot));
-        publish();
-    }
-
-    void open_connection() {
-        ++size_;
-        ++connecting_;
-        boost::asio::co_spawn(strand_, connect_one(shared_from_this()), boost::asio::detached);
-    }
-
-    static boost::asio::awaitable<void> connect_one(std::shared_ptr<pool_impl> self) {
-        std::shared_ptr<pool_slot> slot;
-        std::string error;
-        try {
-            connect_options opts;
-            opts.connect_timeout = self->cfg_.connect_timeout;
-            opts.statement_cache_size = self->cfg_.statement_cache_size;
-            opts.observer = self->cfg_.observer;
-            auto c = co_await connection::connect(self->ex_, self->cfg_.conninfo, opts);
-            slot = std::make_shared<pool_slot>();
-            slot->conn.emplace(std::move(c));
-            slot->created = slot->last_used = clock::now();
-            slot->expires = self->lifetime_end(slot->created);
-        } catch (const std::exception& e) {
-            error = e.what();  // connect errors never carry the password
-        }
-        --self->connecting_;
-        if (slot) {
-            self->backoff_ = self->cfg_.reconnect_backoff_initial;
-            self->last_connect_error_.clear();
-            self->emit(pool_event::kind::connected, {}, slot->conn->backend_pid());
-            self->hand_out(std::move(slot));
-        } else {
-            --self->size_;
-            ++self->stats_acc_.connect_failures;
-            self->last_connect_error_ = error;
-            self->emit(pool_event::kind::connect_failed, error, 0);
-            self->start_backoff();
-        }
-        self->settle();
-    }
-
-    void start_backoff() {
-        if (in_backoff_ || closed_) return;
-        in_backoff_ = true;
-        retry_timer_.expires_after(backoff_);
-        backoff_ = std::min(backoff_ * 2, cfg_.reconnect_backoff_max);
-        retry_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-            self->in_backoff_ = false;
-            if (ec || self->closed_) return;
-            self->settle();
-        });
-    }
-
-    clock::time_point lifetime_end(clock::time_point created) {
-        if (cfg_.max_lifetime.count() <= 0) return clock::time_point::max();
-        auto jitter_max = static_cast<std::int64_t>(static_cast<double>(cfg_.max_lifetime.count()) * cfg_.lifetime_jitter);
-        std::int64_t jitter = jitter_max > 0 ? std::uniform_int_distribution<std::int64_t>(0, jitter_max)(rng_) : 0;
-        return created + cfg_.max_lifetime - std::chrono::milliseconds(jitter);
-    }
-
-    bool expired(const pool_slot& s) const { return clock::now() >= s.expires; }
-
-    void on_release(std::shared_ptr<pool_slot> slot) {
-        if (slot->sharers > 1) {  // other helper calls still use it
-            --slot->sharers;
-            share_out();
-            publish();
-            return;
-        }
-        if (slot->sharers == 1) {
-            slot->sharers = 0;
-            shared_.erase(std::remove(shared_.begin(), shared_.end(), slot), shared_.end());
-        }
-        --in_use_;
-        connection& c = *slot->conn;
-        const char* why = closed_ ? "the pool is closed"
-                          : !c.is_open() ? "the connection was broken"
-                          : expired(*slot) && c.in_flight() == 0 ? "reached its max_lifetime"
-                                                                  : nullptr;
-        if (why) {
-            discard(slot, why);
-            return settle();
-        }
-        bool reset = slot->session_use || c.session_changed() || c.in_flight() > 0 ||
-                     c.transaction_status() != PQTRANS_IDLE;
-        if (reset) {
-            ++in_use_;  // counted as in use until the reset is done
-            boost::asio::co_spawn(strand_, reset_and_return(shared_from_this(), std::move(slot)), boost::asio::detached);
-            publish();
-            return;
-        }
-        slot->last_used = clock::now();
-        hand_out(std::move(slot));
-        publish();
+    static boost::asio::awaitable<bool> check_io(connection& c, bool ping) {
+        bool ok = co_await c.probe();
+        if (ok && ping) co_await c.query_one<std::int32_t>("select 1");
+        co_return ok;
     }
 
     /// What a returned connection must lose before anyone else gets it: an open (or
     /// failed) transaction, SET / RESET values, SET ROLE / SESSION AUTHORIZATION, LISTEN,
     /// session advisory locks, temporary tables, sequence state and open cursors. The
     /// connection's prepared statements survive (they are pgcoro's own cache).
-    static boost::asio::awaitable<void> reset_and_return(std::shared_ptr<pool_impl> self, std::shared_ptr<pool_slot> slot) {
-        bool ok = true;
-        try {
-            std::vector<std::string> reset_sql(reset_statements().begin(), reset_statements().end());
-            co_await slot->conn->execute_batch(std::move(reset_sql));
-            slot->conn->clear_session_changed();
-        } catch (const std::exception&) {
-            ok = false;
-        }
-        --self->in_use_;
-        if (!ok || !slot->conn->is_open()) {
-            self->discard(slot, "its session could not be reset");
-        } else {
-            slot->last_used = clock::now();
-            slot->session_use = false;
-            self->hand_out(std::move(slot));
-        }
-        self->settle();
+    void reset(pooled_slot* s) {
+        boost::asio::co_spawn(strand_, reset_io(s->conn->c),
+                              boost::asio::bind_executor(strand_, [self = shared_from_this(), s](std::exception_ptr e) {
+                                  self->state_.reset_done(s, !e, pool_clock::now());
+                                  self->drain();
+                              }));
     }
 
-    static const std::vector<std::string>& reset_statements() {
-        static const std::vector<std::string> statements = {
-            "ROLLBACK", "RESET ALL", "SET SESSION AUTHORIZATION DEFAULT", "UNLISTEN *",
-            "SELECT pg_advisory_unlock_all()", "DISCARD TEMP", "DISCARD SEQUENCES", "CLOSE ALL"};
-        return statements;
+    static boost::asio::awaitable<void> reset_io(connection& c) {
+        // A named vector: g++ 12 rejects a braced list of literals inside co_await.
+        std::vector<std::string> statements = {"ROLLBACK", "RESET ALL", "SET SESSION AUTHORIZATION DEFAULT",
+                                               "UNLISTEN *", "SELECT pg_advisory_unlock_all()", "DISCARD TEMP",
+                                               "DISCARD SEQUENCES", "CLOSE ALL"};
+        co_await c.execute_batch(std::move(statements));
+        c.clear_session_changed();
     }
 
-    void discard(const std::shared_ptr<pool_slot>& slot, const std::string& why) {
-        --size_;
-        ++stats_acc_.discarded;
-        int pid = slot->conn ? slot->conn->backend_pid() : 0;
-        emit(pool_event::kind::discarded, why, pid);
-        if (slot->conn && slot->conn->is_open()) {
-            boost::asio::co_spawn(strand_, close_quietly(std::move(slot->conn)), boost::asio::detached);
-        }
-        slot->conn.reset();
-    }
-
-    /// After any change: keep min_size, serve waiters, publish the counters.
-    void settle() {
-        ensure_min();
-        serve();
-        publish();
-    }
-
-    static boost::asio::awaitable<void> close_quietly(std::optional<connection> c) {
-        try {
-            co_await c->close();
-        } catch (...) {
-        }
-    }
-
-    void ensure_min() {
-        if (closed_ || in_backoff_) return;
-        while (size_ < cfg_.min_size) open_connection();
-    }
-
-    void schedule_maintenance() {
-        if (closed_) return;
-        auto period = std::chrono::milliseconds(1000);
-        if (cfg_.idle_timeout.count() > 0) period = std::min(period, std::max(cfg_.idle_timeout / 2, std::chrono::milliseconds(10)));
-        if (cfg_.max_lifetime.count() > 0) period = std::min(period, std::max(cfg_.max_lifetime / 4, std::chrono::milliseconds(10)));
-        maintenance_.expires_after(period);
-        maintenance_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-            if (ec || self->closed_) return;
-            self->maintain();
-            self->schedule_maintenance();
-        });
-    }
-
-    void maintain() {
-        auto now = clock::now();
-        // Oldest-used first: idle_ is used from the back.
-        for (auto it = idle_.begin(); it != idle_.end();) {
-            auto& s = *it;
-            bool idle_too_long = cfg_.idle_timeout.count() > 0 && size_ > cfg_.min_size && now - s->last_used > cfg_.idle_timeout;
-            if (expired(*s) || idle_too_long || !s->conn->is_open()) {
-                auto slot = std::move(s);
-                it = idle_.erase(it);
-                discard(slot, idle_too_long ? "idle longer than idle_timeout" : slot->conn->is_open() ? "reached its max_lifetime" : "the connection was broken");
-            } else {
-                ++it;
+    void close_quietly(connection c) {
+        if (!c.is_open()) return;  // dropped: shut down at once
+        boost::asio::co_spawn(strand_, [](connection c) -> boost::asio::awaitable<void> {
+            try {
+                co_await c.close();
+            } catch (...) {
             }
-        }
-        settle();
+        }(std::move(c)), boost::asio::detached);
     }
 
-    void do_close() {
-        if (closed_) return;
-        closed_ = true;
-        maintenance_.cancel();
-        retry_timer_.cancel();
-        auto ws = waiters_;
-        for (auto& w : ws) finish_waiter(w, make_error_code(errc::pool_closed), {nullptr, "the pool was closed"});
-        auto idle = std::move(idle_);
-        idle_.clear();
-        shared_.clear();
-        for (auto& s : idle) discard(s, "the pool is closed");
-        publish();
+    static std::string message_of(std::exception_ptr e) {
+        if (!e) return "the connection could not be made";
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& x) {
+            return x.what();
+        } catch (...) {
+            return "unknown error";
+        }
     }
 
-    void emit(pool_event::kind k, const std::string& msg, int pid) {
-        if (cfg_.observer) {
-            pool_event e{k, msg, pid};
-            cfg_.observer->on_pool_event(e);
-        }
+    /// One timer for the machine's next wake-up; armed again only for an earlier one (a
+    /// later one waits for this one to fire, so a busy pool makes no timer system calls).
+    void arm_timer() {
+        auto t = state_.next_wakeup();
+        if (t >= armed_for_) return;
+        armed_for_ = t;
+        timer_.expires_at(t);
+        timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+            if (ec == boost::asio::error::operation_aborted) return;
+            self->armed_for_ = pool_clock::time_point::max();
+            self->state_.on_timer(pool_clock::now());
+            self->drain();
+        });
     }
 
     void publish() {
         std::lock_guard lock(stats_mutex_);
-        stats_ = stats_acc_;
-        stats_.size = size_;
-        stats_.idle = idle_.size();
-        stats_.in_use = in_use_;
-        stats_.waiting = waiters_.size();
+        stats_ = state_.stats();
     }
 
     boost::asio::any_io_executor ex_;
-    boost::asio::strand<boost::asio::any_io_executor> strand_;
-    pool_config cfg_;
-    boost::asio::steady_timer maintenance_;
-    boost::asio::steady_timer retry_timer_;
-    std::chrono::milliseconds backoff_;
-    std::mt19937_64 rng_;
-    std::deque<std::shared_ptr<pool_slot>> idle_;
-    std::vector<std::shared_ptr<pool_slot>> shared_;  // lent to helper calls, sharable
-    std::list<std::shared_ptr<waiter>> waiters_;
-    std::size_t size_ = 0, connecting_ = 0, checking_ = 0, in_use_ = 0;
-    bool closed_ = false;
-    bool in_backoff_ = false;
-    std::string last_connect_error_;
-    pool_stats stats_acc_;
+    connection_strand strand_;
+    pool_state_type state_;
+    boost::asio::steady_timer timer_;
+    pool_clock::time_point armed_for_ = pool_clock::time_point::max();
+    std::vector<pool_state_type::action> actions_;
+    bool draining_ = false;
     mutable std::mutex stats_mutex_;
     pool_stats stats_;
+
+    template <class Completion>
+    friend struct helper_completion;
 };
 
-}  // namespace detail
-}  // namespace pgcoro
+inline void slot_lease::give_back(bool keep_session) noexcept {
+    if (slot_ && pool_) pool_->release(std::exchange(slot_, nullptr), keep_session);
+    pool_.reset();
+}
+
+template <class Completion>
+void helper_completion<Completion>::operator()(boost::system::error_code ec, exec_outcome out) {
+    if (void* lease = std::exchange(op->lease, nullptr)) pool->helper_done(static_cast<pooled_slot*>(lease));
+    complete_on_executor(std::move(handler), pool->strand(), ec, std::move(out));
+}
+
+}  // namespace pgcoro::detail
+
+// helper_completion: the caller's cancellation slot and allocator, but not its executor.
+namespace boost::asio {
+template <class C, class D>
+struct associated_cancellation_slot<pgcoro::detail::helper_completion<C>, D> {
+    using type = associated_cancellation_slot_t<C, D>;
+    static type get(const pgcoro::detail::helper_completion<C>& h, const D& d = D()) noexcept {
+        return associated_cancellation_slot<C, D>::get(h.handler, d);
+    }
+};
+template <class C, class D>
+struct associated_allocator<pgcoro::detail::helper_completion<C>, D> {
+    using type = associated_allocator_t<C, D>;
+    static type get(const pgcoro::detail::helper_completion<C>& h, const D& d = D()) noexcept {
+        return associated_allocator<C, D>::get(h.handler, d);
+    }
+};
+}  // namespace boost::asio

@@ -1,4 +1,4 @@
-// pgcoro/detail/ring.hpp — a FIFO for the pipeline's statements.
+// pgcoro/detail/ring.hpp — a FIFO for the pipeline's statements and the pool's requests.
 #pragma once
 
 #include <cstddef>
@@ -16,6 +16,7 @@ public:
     std::size_t size() const noexcept { return size_; }
     T& front() noexcept { return buf_[head_]; }
     T& operator[](std::size_t i) noexcept { return buf_[(head_ + i) & (buf_.size() - 1)]; }
+    const T& operator[](std::size_t i) const noexcept { return buf_[(head_ + i) & (buf_.size() - 1)]; }
     void push_back(T v) {
         grow();
         buf_[(head_ + size_) & (buf_.size() - 1)] = std::move(v);
