@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The pool benchmark in full: builds it, installs what it compares against (postgres.js
 # from npm, gnuplot from Debian), uses DATABASE_URL or a throwaway cluster, prints the
-# table, writes build/release/pool-bench.json and draws docs/pool-throughput.svg.
+# table, writes build/bench/pool-bench.json and draws docs/pool-throughput.svg.
 #
 #   bash benchmarks/pool_bench.sh [extra pgcoro_bench_pool arguments]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-build=$root/build/release
+build=$root/build/bench
 
 need_apt=()
 command -v gnuplot >/dev/null || need_apt+=(gnuplot-nox)
@@ -41,20 +41,21 @@ json=$build/pool-bench.json
 
 mkdir -p docs
 gnuplot <<GP
-set terminal svg size 900,420 font "sans,11" background rgb "white"
+set terminal svg size 900,440 font "sans,11" background rgb "white"
 set output "$root/docs/pool-throughput.svg"
-set title "select \$1::int, closed loops, one client thread (median of interleaved runs)"
+set title "select \$1::int in closed loops, one client thread, same server (median of interleaved runs)"
 set ylabel "thousand statements / s"
+set xlabel "connections / concurrent callers"
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.85 border -1
 set boxwidth 0.9
-set key top left
+set key top left autotitle columnhead
 set grid ytics
-set xtics rotate by -20 scale 0
+set xtics scale 0
 set yrange [0:*]
-plot "$json.tsv" using 2:xtic(1) title "pgcoro pool (default config)" lc rgb "#1f77b4", \
-     "" using 3 title "raw libpq, pipelined, Sync per statement" lc rgb "#7f7f7f", \
+plot "$json.tsv" using 2:xtic(1) title "pgcoro pool (default configuration)" lc rgb "#1f77b4", \
+     "" using 3 title "raw libpq, pipeline mode, Sync per statement" lc rgb "#7f7f7f", \
      "" using 4 title "postgres.js" lc rgb "#ff7f0e"
 GP
 echo "chart: docs/pool-throughput.svg; figures: $json"

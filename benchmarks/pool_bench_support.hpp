@@ -145,7 +145,7 @@ struct report {
         const char* names[] = {"pgcoro", "raw libpq pipelined", "postgres.js"};
         std::fprintf(f, "shape\tpgcoro\traw-libpq-pipelined\tpostgres.js\n");
         for (auto& sh : shapes) {
-            std::fprintf(f, "\"%d conns, %d callers\"", sh.n, sh.c);
+            std::fprintf(f, "\"%d / %d\"", sh.n, sh.c);
             for (const char* name : names) {
                 double v = 0;
                 for (auto& x : sh.s)

@@ -115,8 +115,10 @@ int main(int argc, char** argv) {
     run_pgcoro(url, a.connections.front(), a.callers.back(), std::min(a.seconds, 0.5), {1, a.depth, false});
     if (!a.only_pgcoro) run_raw(url, a.connections.front(), a.callers.back(), std::min(a.seconds, 0.5), true);
     for (int n : a.connections) {
-        for (int c : a.callers) {
-            if (c < n) continue;
+        std::vector<int> callers{n};  // callers = connections: nothing to pipeline
+        for (int c : a.callers)
+            if (c > n) callers.push_back(c);
+        for (int c : callers) {
             series& pg = rep.get("pgcoro", n, c);
             series& raw = rep.get("raw libpq pipelined", n, c);
             series* js = have_node ? &rep.get("postgres.js", n, c) : nullptr;

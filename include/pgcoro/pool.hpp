@@ -48,9 +48,11 @@ struct ping_result {
 /// acquire() or used for a transaction (unless returned with return_without_reset()),
 /// or that ran a statement changing session state (its command tag is SET, RESET,
 /// LISTEN, PREPARE, DECLARE, CREATE, BEGIN, ...), or that is inside a transaction or
-/// still has statements in flight, gets one pipelined batch: ROLLBACK, RESET ALL, SET
-/// SESSION AUTHORIZATION DEFAULT, UNLISTEN *, pg_advisory_unlock_all(), DISCARD TEMP,
-/// DISCARD SEQUENCES, CLOSE ALL. If that fails, the connection is discarded. Not
+/// still has statements in flight or a cancel request that may still land, gets one
+/// script (one round trip, started only once what is in flight is done and every
+/// cancel request is settled): ROLLBACK, RESET ALL, SET SESSION AUTHORIZATION DEFAULT,
+/// UNLISTEN *, pg_advisory_unlock_all(), DISCARD TEMP, DISCARD SEQUENCES, CLOSE ALL. If
+/// that fails, the connection is discarded. Not
 /// detectable, and so neither routed alone nor reset after a helper: session state
 /// changed from inside a SELECT, such as `select set_config(name, value, false)` or
 /// `select pg_advisory_lock(n)`, and `SELECT ... INTO TEMP`; do such work through

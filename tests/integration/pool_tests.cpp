@@ -730,3 +730,38 @@ TEST_CASE("helpers are pipelined by default; session-changing ones run alone and
         db.close();
     });
 }
+
+namespace {
+
+/// A statement cancelled by `t` (its cancel request possibly still on its way when the
+/// connection goes back): through a connection of its own, or as a shared helper.
+asio::awaitable<bool> cancelled_statement(pgcoro::pool& db, asio::steady_timer& t, bool own) {
+    if (own) {
+        auto c = co_await db.acquire();
+        auto v = co_await (c->query_one<int32_t>("select 1 from pg_sleep(0.2)") || t.async_wait(asio::use_awaitable));
+        co_return v.index() == 1;
+    }
+    auto v = co_await (db.query_one<int32_t>("select 1 from pg_sleep(0.2)") || t.async_wait(asio::use_awaitable));
+    co_return v.index() == 1;
+}
+
+}  // namespace
+
+TEST_CASE("a cancel meant for the last user never reaches the next", "[pool][cancel]") {
+    run([](asio::io_context& io) -> asio::awaitable<void> {
+        pgcoro::pool db(io.get_executor(), config(1, 1));
+        int cancelled = 0;
+        for (int i = 0; i < 20; ++i) {
+            asio::steady_timer t(io, std::chrono::microseconds(200 * (i % 5)));
+            cancelled += co_await cancelled_statement(db, t, i % 2 == 0);
+            // The next user: a transaction (BEGIN is never sent again after a stray cancel,
+            // so it would fail if the cancel reached it).
+            auto v = co_await db.transaction([](pgcoro::transaction& tx) -> asio::awaitable<int32_t> {
+                co_return co_await tx.query_one<int32_t>("select 7");
+            });
+            CHECK(v == 7);
+        }
+        CHECK(cancelled > 0);
+        db.close();
+    });
+}

@@ -64,6 +64,9 @@ struct exec_op : basic_op<pgresult_ptr> {
     std::chrono::steady_clock::time_point started_at;  // set only when observed
     inline_handler<exec_signature, connection_strand> handler;  // empty for internal ops
     void* lease = nullptr;  // a pool helper's: the pool slot it runs on
+    /// Counts the op's lives: a cancellation signal meant for an earlier statement held in
+    /// this (recycled) object must not reach the next one.
+    std::uint64_t generation = 0;
 
     /// Ready for another statement, keeping the memory its strings and arrays hold.
     void recycle() noexcept {
@@ -77,6 +80,7 @@ struct exec_op : basic_op<pgresult_ptr> {
         started_at = {};
         handler.reset();
         lease = nullptr;
+        ++generation;
     }
 };
 
@@ -127,6 +131,8 @@ public:
     }
     std::size_t in_flight() const noexcept { return in_flight_.load(std::memory_order_acquire); }
     bool session_changed() const noexcept { return session_changed_.load(std::memory_order_acquire); }
+    /// A cancel request sent and not yet settled: it may still interrupt a statement.
+    bool cancel_pending() const noexcept { return cancel_pending_.load(std::memory_order_acquire); }
     void clear_session_changed() noexcept { session_changed_.store(false, std::memory_order_release); }
     /// Statements sent again after a cancel meant for another one hit them.
     std::uint64_t resends() const noexcept { return resends_.load(std::memory_order_relaxed); }
@@ -146,7 +152,7 @@ public:
     /// caller (a pool) keeps the handler's cancellation slot and forwards to cancel_ops().
     void submit(op_ptr op, bool own_cancel = true) {
         auto slot = op->handler.cancellation_slot();
-        if (own_cancel && slot.is_connected()) slot.template emplace<cancel_handler>(weak_from_this(), op);
+        if (own_cancel && slot.is_connected()) slot.template emplace<cancel_handler>(weak_from_this(), op, op->generation);
         if (strand_.running_in_this_thread()) {
             // Called from a caller resumed by this connection (the hot path of a loop):
             // start at once, no hop. The op's own completion never runs inside this call.
@@ -178,6 +184,17 @@ public:
         boost::asio::post(strand_, [self = shared_from_this(), ops = std::move(ops), b]() mutable {
             if (ops.empty()) b->finish();
             for (auto& op : ops) self->start(std::move(op));
+            self->step();
+        });
+    }
+
+    /// Cancels one op, if it still is the statement `generation` says (on the strand: the
+    /// signal may come after the op finished and its object was reused).
+    void cancel_op(std::weak_ptr<exec_op> op, std::uint64_t generation) {
+        boost::asio::post(strand_, [self = shared_from_this(), op = std::move(op), generation] {
+            auto o = op.lock();
+            if (!o || o->generation != generation) return;
+            self->pipe_.cancel(o);
             self->step();
         });
     }
@@ -285,11 +302,12 @@ private:
     struct cancel_handler {
         std::weak_ptr<connection_impl> self;
         std::weak_ptr<exec_op> op;
-        cancel_handler(std::weak_ptr<connection_impl> s, std::weak_ptr<exec_op> o)
-            : self(std::move(s)), op(std::move(o)) {}
+        std::uint64_t generation;
+        cancel_handler(std::weak_ptr<connection_impl> s, std::weak_ptr<exec_op> o, std::uint64_t g)
+            : self(std::move(s)), op(std::move(o)), generation(g) {}
         void operator()(boost::asio::cancellation_type_t type) {
             if (!cancels(type)) return;
-            if (auto s = self.lock()) s->cancel_ops({op});
+            if (auto s = self.lock()) s->cancel_op(op, generation);
         }
     };
 
@@ -483,6 +501,7 @@ private:
         open_.store(pipe_.live() && pipe_.current_state() == decltype(pipe_)::state::open, std::memory_order_release);
         tx_status_.store(static_cast<int>(pipe_.transaction_status()), std::memory_order_release);
         in_flight_.store(pipe_.in_flight(), std::memory_order_release);
+        cancel_pending_.store(pipe_.pending_cancels() > 0, std::memory_order_release);
         resends_.store(pipe_.resends(), std::memory_order_relaxed);
         if (pipe_.session_changed()) {
             pipe_.clear_session_changed();
@@ -533,6 +552,7 @@ private:
     std::atomic<int> tx_status_{PQTRANS_IDLE};
     std::atomic<std::size_t> in_flight_{0};
     std::atomic<bool> session_changed_{false};
+    std::atomic<bool> cancel_pending_{false};
     std::atomic<std::uint64_t> resends_{0};
     bool reading_ = false;
     bool writing_ = false;

@@ -40,8 +40,11 @@ using pool_clock = std::chrono::steady_clock;
 struct pool_conn {
     connection c;
     bool is_open() const noexcept { return c.is_open(); }
+    /// Reset before reuse: the session changed, a transaction is open, statements are in
+    /// flight, or a cancel request may still interrupt the next user's statement.
     bool needs_reset() const noexcept {
-        return c.session_changed() || c.in_flight() > 0 || c.transaction_status() != PQTRANS_IDLE;
+        return c.session_changed() || c.in_flight() > 0 || c.transaction_status() != PQTRANS_IDLE ||
+               connection_access::impl(c)->cancel_pending();
     }
     int backend_pid() const noexcept { return c.backend_pid(); }
 };
@@ -135,7 +138,7 @@ public:
         auto w = std::make_shared<acquire_waiter>();
         w->handler.emplace(std::forward<Handler>(handler));
         auto cs = boost::asio::get_associated_cancellation_slot(*w->handler);
-        if (cs.is_connected()) cs.template emplace<cancel_handler>(weak_from_this(), std::weak_ptr<exec_op>(), w);
+        if (cs.is_connected()) cs.template emplace<cancel_handler>(weak_from_this(), nullptr, w);
         boost::asio::post(strand_, [self = shared_from_this(), w, kind]() mutable {
             if (pooled_slot* s = self->state_.acquire(pool_request{nullptr, w}, kind, pool_clock::now()))
                 self->complete_acquire(*w, {}, s, {});
@@ -190,14 +193,19 @@ private:
     struct cancel_handler {
         std::weak_ptr<pool_impl> pool;
         std::weak_ptr<exec_op> op;              // a helper's statement
+        std::uint64_t generation = 0;           // ... in this life of the (recycled) object
         std::weak_ptr<acquire_waiter> acquire;  // or an acquire() call
-        cancel_handler(std::weak_ptr<pool_impl> p, std::weak_ptr<exec_op> o, std::weak_ptr<acquire_waiter> a)
-            : pool(std::move(p)), op(std::move(o)), acquire(std::move(a)) {}
+        cancel_handler(std::weak_ptr<pool_impl> p, const std::shared_ptr<exec_op>& o, std::weak_ptr<acquire_waiter> a)
+            : pool(std::move(p)), op(o), generation(o ? o->generation : 0), acquire(std::move(a)) {}
         void operator()(boost::asio::cancellation_type_t type) {
             if (!cancels(type)) return;
             auto p = pool.lock();
             if (!p) return;
-            boost::asio::post(p->strand_, [p, o = op, a = acquire] { p->cancel(o.lock(), a.lock()); });
+            boost::asio::post(p->strand_, [p, o = op, g = generation, a = acquire] {
+                auto op = o.lock();
+                if (op && op->generation != g) return;  // that statement is over
+                p->cancel(op, a.lock());
+            });
         }
     };
 
@@ -222,7 +230,7 @@ private:
         } else if (op && op->lease) {
             // Running: the connection cancels it (and tells the server).
             auto* s = static_cast<pooled_slot*>(op->lease);
-            connection_access::impl(s->conn->c)->cancel_ops({op});
+            connection_access::impl(s->conn->c)->cancel_op(op, op->generation);
         }
         drain();
     }
@@ -325,12 +333,13 @@ private:
                               }));
     }
 
+    /// One script (simple query protocol): the engine starts it only once the statements
+    /// in flight are done and every cancel request sent is settled, so nothing meant for
+    /// the last user can reach the next one.
     static boost::asio::awaitable<void> reset_io(connection& c) {
-        // A named vector: g++ 12 rejects a braced list of literals inside co_await.
-        std::vector<std::string> statements = {"ROLLBACK", "RESET ALL", "SET SESSION AUTHORIZATION DEFAULT",
-                                               "UNLISTEN *", "SELECT pg_advisory_unlock_all()", "DISCARD TEMP",
-                                               "DISCARD SEQUENCES", "CLOSE ALL"};
-        co_await c.execute_batch(std::move(statements));
+        co_await c.execute_script(
+            "ROLLBACK; RESET ALL; SET SESSION AUTHORIZATION DEFAULT; UNLISTEN *; "
+            "SELECT pg_advisory_unlock_all(); DISCARD TEMP; DISCARD SEQUENCES; CLOSE ALL");
         c.clear_session_changed();
     }
 

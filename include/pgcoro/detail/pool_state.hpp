@@ -48,7 +48,8 @@ enum class slot_status : unsigned char { connecting, checking, idle, lent, share
 enum class request_kind : unsigned char { session, alone, shared };
 
 /// Conn: `bool is_open() const`, `bool needs_reset() const` (session state changed, a
-/// transaction open, statements in flight), `int backend_pid() const`.
+/// transaction open, statements in flight, a cancel request not settled),
+/// `int backend_pid() const`.
 template <class Conn, class TimePoint>
 struct pool_slot {
     std::optional<Conn> conn;  // empty while connecting
@@ -71,7 +72,7 @@ public:
         slot* target = nullptr;           // connect, check, reset, grant
         Request request{};                // grant, fail
         bool ping = false;                // check: a round trip too, not only a probe
-        std::optional<Conn> conn;         // close
+        std::unique_ptr<Conn> conn;       // close (a pointer: g++ 12 at -O3 warns falsely on an optional here)
         boost::system::error_code ec;     // fail
         std::string message;              // fail, event
         pool_event::kind event{};         // event
@@ -137,6 +138,7 @@ public:
     void release(slot* s, time_point now, bool keep_session = false) {
         if (s->status == slot_status::shared) {
             s->last_progress = now;
+            --sharers_;
             if (--s->sharers > 0) {
                 recent_ = s;
                 return serve(now);
@@ -301,20 +303,22 @@ private:
             return s->status == slot_status::shared && s->sharers < cfg_.pipeline_depth && now < s->expires &&
                    now - s->last_progress <= cfg_.pipeline_stall_after && s->conn->is_open();
         };
-        // The connection a helper statement just left first: a caller resumed by its result
-        // usually asks again at once, and its next statement then joins the batch the
-        // connection is sending anyway (fewer, fuller packets; fewer server wake-ups).
-        slot* best = recent_ && joinable(recent_) ? recent_ : nullptr;
-        for (slot* s : shared_) {
-            if (best == recent_ && best) break;
-            if (joinable(s) && (!best || s->sharers < best->sharers)) best = s;
-        }
+        // The connection a helper statement just left first, unless it carries more than
+        // its share: a caller resumed by its result usually asks again at once, and its
+        // next statement then joins the batch the connection is sending anyway (fewer,
+        // fuller packets; fewer server wake-ups). Within the share, so that a long
+        // statement holds back at most about (callers / connections) others.
+        slot* best = recent_ && joinable(recent_) && recent_->sharers * shared_.size() <= sharers_ ? recent_ : nullptr;
+        if (!best)
+            for (slot* s : shared_)
+                if (joinable(s) && (!best || s->sharers < best->sharers)) best = s;
         if (best) grow_ = true;  // every connection is busy: open another while the pool may grow
         return best;
     }
 
     void lend(slot* s, request_kind kind, time_point now) {
         ++totals_.acquired;
+        if (kind == request_kind::shared) ++sharers_;
         s->lent_as = kind;
         if (kind != request_kind::shared) return set_status(s, slot_status::lent);
         if (s->status != slot_status::shared) {
@@ -437,7 +441,8 @@ private:
         if (s->conn) {
             action a;
             a.what = action::type::close;
-            a.conn = std::move(s->conn);
+            a.conn = std::make_unique<Conn>(std::move(*s->conn));
+            s->conn.reset();
             actions_.push_back(std::move(a));
         }
         remove_slot(s);
@@ -497,6 +502,7 @@ private:
     std::vector<slot*> idle_;    // most recently used last
     std::vector<slot*> shared_;  // shared by helper calls
     slot* recent_ = nullptr;     // the shared slot a helper statement left last
+    std::size_t sharers_ = 0;    // helper statements on shared slots, in all
     ring<waiter> waiters_;
     std::array<std::size_t, 2> waiting_{};  // live waiters: [0] session/alone, [1] shared
     std::array<std::size_t, 6> counts_{};   // slots per status
