@@ -327,6 +327,26 @@ TEST_CASE("a delivered cancel settles once a later statement's Sync is back", "[
     CHECK(c->ec == make_sqlstate_error("57014"));
 }
 
+TEST_CASE("a cancel the backend takes late hits the statement sent after delivery: sent again", "[pipeline][cancel]") {
+    harness h;
+    auto a = h.start("select pg_sleep(1)");
+    h.pipe.cancel(a);
+    CHECK(h.pipe.take_cancels_to_send() == 1);
+    h.server->command("PARSE").ok().sync();  // a finished; the signal came after its last check
+    h.read();
+    h.pipe.on_cancel_delivered();
+    auto b = h.start("select 2");  // sent after delivery, read from the backend's buffer
+    h.server->command("PARSE").error("57014", "canceling statement due to user request").sync();
+    h.read();
+    CHECK(!b->completed);  // not failed: sent again
+    CHECK(h.pipe.resends() == 1);
+    h.server->ok().sync();
+    h.read();
+    CHECK(b->completed);
+    CHECK(!b->ec);
+    CHECK(h.pipe.pending_cancels() == 0);
+}
+
 TEST_CASE("a script between pipelined statements runs alone, in order", "[pipeline][script]") {
     harness h;
     auto a = h.start("select 1");

@@ -410,17 +410,22 @@ private:
     void finish_head() {
         bool was_idle = tx_ == PQTRANS_IDLE;  // before this op ran
         auto op = pop_head();
-        settle_cancels(op->seq);
-        if (op->kind == op_kind::settle) return;
+        if (op->kind == op_kind::settle) return settle_cancels(op->seq);
         // Sent again only when it ran as its own implicit transaction (rolled back whole).
         // Read the SQL only then: not on the path of every statement.
         auto may_resend = [&] { return was_idle && !transaction_control(op->sql); };
+        // A 57014 is put down to a pending cancel before this op's Sync settles anything:
+        // a signal the backend takes late in the statement before (after its last check
+        // for interrupts) survives the reading of the next message, which is in its buffer
+        // already, and hits that one, sent after delivery though it was.
         if (op->hit_by_cancel && !pending_cancels_.empty()) {
             // Ours: pgcoro's cancel hit it (its own, or one meant for another op).
             if (--pending_cancels_.front().hits_left == 0) pending_cancels_.pop_front();
+            settle_cancels(op->seq);
             if (!op->cancel_requested && may_resend() && resend(op)) return;
-        } else if (op->ec && stale_statement(*op) && !op->completed && op->resends < 2 && may_resend() && resend(op)) {
-            return;
+        } else {
+            settle_cancels(op->seq);
+            if (op->ec && stale_statement(*op) && !op->completed && op->resends < 2 && may_resend() && resend(op)) return;
         }
         complete(op);
     }
