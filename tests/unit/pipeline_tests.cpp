@@ -240,13 +240,14 @@ TEST_CASE("a cancelled statement that later reaches the head is cancelled on the
     REQUIRE(h.done.size() == 1);
     CHECK(h.done[0] == b);
     CHECK(b->ec == boost::asio::error::operation_aborted);
-    CHECK(h.pipe.take_cancels_to_send() == 0);  // a runs on the server, not b
+    CHECK(h.pipe.take_cancels_to_send().empty());  // a runs on the server, not b
     h.server->command("PARSE").ok().sync();
     h.read();
     REQUIRE(h.done.size() == 2);
     CHECK(h.done[1] == a);
     CHECK(!a->ec);
-    CHECK(h.pipe.take_cancels_to_send() == 1);  // now b is the head
+    auto tickets = h.pipe.take_cancels_to_send();
+    REQUIRE(tickets.size() == 1);  // now b is the head
     CHECK(h.pipe.pending_cancels() == 1);
     // The cancel hits b: its 57014 goes nowhere (b already completed). The server signals
     // twice per cancel request, so the cancel stays pending until it settles.
@@ -255,7 +256,7 @@ TEST_CASE("a cancelled statement that later reaches the head is cancelled on the
     CHECK(h.done.size() == 2);
     CHECK(h.pipe.pending_cancels() == 1);
     CHECK(h.pipe.in_flight() == 0);
-    h.pipe.on_cancel_delivered();
+    h.pipe.on_cancel_delivered(tickets[0]);
     auto c = h.start("select 3");
     h.server->command("PARSE").ok().sync();
     h.read();
@@ -269,7 +270,8 @@ TEST_CASE("a cancel that lands on the next caller's statement: it is sent again"
     auto b = h.start("select 2");
     h.pipe.cancel(a);
     h.collect();
-    CHECK(h.pipe.take_cancels_to_send() == 1);
+    auto tickets = h.pipe.take_cancels_to_send();
+    REQUIRE(tickets.size() == 1);
     // a had finished already; the cancel arrives while b runs.
     h.server->command("PARSE").ok().sync();
     h.server->command("PARSE").error("57014", "canceling statement due to user request").sync();
@@ -295,7 +297,8 @@ TEST_CASE("inside a transaction block a cancel's 57014 stands", "[pipeline][canc
     auto b = h.start("update t set x = 1");
     h.pipe.cancel(a);
     h.collect();
-    CHECK(h.pipe.take_cancels_to_send() == 1);
+    auto tickets = h.pipe.take_cancels_to_send();
+    REQUIRE(tickets.size() == 1);
     h.server->command("PARSE").ok().sync(PQTRANS_INTRANS);
     h.server->command("PARSE").error("57014").sync(PQTRANS_INERROR);
     h.read();
@@ -310,10 +313,11 @@ TEST_CASE("a delivered cancel settles once a later statement's Sync is back", "[
     harness h;
     auto a = h.start("select pg_sleep(1)");
     h.pipe.cancel(a);
-    CHECK(h.pipe.take_cancels_to_send() == 1);
+    auto tickets = h.pipe.take_cancels_to_send();
+    REQUIRE(tickets.size() == 1);
     h.server->command("PARSE").ok().sync();  // a finished before the cancel
     h.read();
-    h.pipe.on_cancel_delivered();
+    h.pipe.on_cancel_delivered(tickets[0]);
     CHECK(h.pipe.pending_cancels() == 1);
     auto b = h.start("select 2");  // sent after delivery: the cancel cannot hit it
     h.server->command("PARSE").ok().sync();
@@ -331,10 +335,11 @@ TEST_CASE("a cancel the backend takes late hits the statement sent after deliver
     harness h;
     auto a = h.start("select pg_sleep(1)");
     h.pipe.cancel(a);
-    CHECK(h.pipe.take_cancels_to_send() == 1);
+    auto tickets = h.pipe.take_cancels_to_send();
+    REQUIRE(tickets.size() == 1);
     h.server->command("PARSE").ok().sync();  // a finished; the signal came after its last check
     h.read();
-    h.pipe.on_cancel_delivered();
+    h.pipe.on_cancel_delivered(tickets[0]);
     auto b = h.start("select 2");  // sent after delivery, read from the backend's buffer
     h.server->command("PARSE").error("57014", "canceling statement due to user request").sync();
     h.read();
@@ -345,6 +350,91 @@ TEST_CASE("a cancel the backend takes late hits the statement sent after deliver
     CHECK(b->completed);
     CHECK(!b->ec);
     CHECK(h.pipe.pending_cancels() == 0);
+}
+
+TEST_CASE("cancel ledger: tickets, two hits per request, settling, deliveries in any order", "[pipeline][cancel]") {
+    cancel_ledger l;
+    l.request();
+    l.request();
+    auto t = l.take_to_send();
+    REQUIRE(t.size() == 2);
+    CHECK(l.take_to_send().empty());
+    CHECK(l.pending() == 2);
+    CHECK(!l.all_delivered());
+    // The second is delivered first (libpq 17 cancels run side by side).
+    l.delivered(t[1], 10);
+    CHECK(l.pending() == 2);
+    // A hit goes to the delivered one, the soonest to settle.
+    CHECK(l.take_hit());
+    l.settle(9);
+    CHECK(l.pending() == 2);  // statement 9 was sent before delivery: nothing settles
+    l.settle(10);
+    CHECK(l.pending() == 1);  // the second settled with one hit unused
+    // The first: two hits while on its way, then it is gone; its late delivery finds nothing.
+    CHECK(l.take_hit());
+    CHECK(l.take_hit());
+    CHECK(l.pending() == 0);
+    CHECK(!l.take_hit());  // a 57014 now is not pgcoro's doing
+    l.request();
+    auto u = l.take_to_send();
+    REQUIRE(u.size() == 1);
+    l.delivered(t[0], 20);  // late: must not mark the new request delivered
+    CHECK(!l.all_delivered());
+    l.settle(30);
+    CHECK(l.pending() == 1);
+    l.delivered(u[0], 31);
+    CHECK(l.all_delivered());
+    l.settle(31);
+    CHECK(l.pending() == 0);
+    l.request_untracked();
+    CHECK(l.take_to_send().size() == 1);
+    CHECK(l.pending() == 0);
+}
+
+// Found by the pool's cancellation storm: a cancel whose two hits came in before its
+// delivery was forgotten; its delivery then marked the *next* cancel delivered, which
+// settled while still on its way, and that one's hit failed a caller who cancelled nothing.
+TEST_CASE("deliveries are matched by ticket, not by order: a used-up cancel's delivery settles no other", "[pipeline][cancel]") {
+    harness h;
+    auto a = h.start("select pg_sleep(1)");
+    auto b = h.start("select 2");
+    auto c = h.start("select 3");
+    h.pipe.cancel(a);
+    h.collect();
+    auto first = h.pipe.take_cancels_to_send();
+    REQUIRE(first.size() == 1);
+    // The server signals twice: a and b are both hit before the delivery is reported.
+    h.server->command("PARSE").error("57014").sync();
+    h.server->command("PARSE").error("57014").sync();
+    h.read();
+    CHECK(!b->completed);  // b goes again
+    CHECK(h.pipe.pending_cancels() == 0);  // the first cancel's hits are used up
+    h.pipe.cancel(c);  // c is the head now: a second cancel goes out
+    h.collect();
+    auto second = h.pipe.take_cancels_to_send();
+    REQUIRE(second.size() == 1);
+    CHECK(second[0] != first[0]);
+    CHECK(h.pipe.pending_cancels() == 1);
+    h.server->command("PARSE").ok().sync();  // c finished before its cancel
+    h.read();
+    h.pipe.on_cancel_delivered(first[0]);  // the first request's EOF, late
+    auto d = h.start("select 4");
+    h.server->ok().sync();  // b, sent again: its Sync must not settle the second cancel
+    h.server->command("PARSE").ok().sync();  // d: sent after the *first* delivery only
+    h.read();
+    CHECK(b->completed);
+    CHECK(!b->ec);
+    CHECK(!d->ec);
+    CHECK(h.pipe.pending_cancels() == 1);  // the second is still on its way
+    auto e = h.start("select 5");
+    h.server->command("PARSE").error("57014").sync();  // the second cancel lands on e
+    h.read();
+    CHECK(!e->completed);  // put down to pgcoro's cancel: sent again
+    h.pipe.on_cancel_delivered(second[0]);
+    h.server->ok().sync();
+    h.read();
+    CHECK(e->completed);
+    CHECK(!e->ec);
 }
 
 TEST_CASE("a script between pipelined statements runs alone, in order", "[pipeline][script]") {
@@ -376,13 +466,14 @@ TEST_CASE("a script waits for pending cancels to settle", "[pipeline][script][ca
     harness h;
     auto a = h.start("select pg_sleep(1)");
     h.pipe.cancel(a);
-    CHECK(h.pipe.take_cancels_to_send() == 1);
+    auto tickets = h.pipe.take_cancels_to_send();
+    REQUIRE(tickets.size() == 1);
     auto s = h.start("select 1; select 2", op_kind::script);
     h.server->command("PARSE").error("57014").sync();
     h.read();
     // The cancel may still signal again: the script waits until it has settled.
     CHECK(h.server->count_sent("script") == 0);
-    h.pipe.on_cancel_delivered();
+    h.pipe.on_cancel_delivered(tickets[0]);
     CHECK(h.server->sent.back() == "sync");  // a bare Sync settles it
     h.server->sync();
     h.read();
@@ -394,12 +485,13 @@ TEST_CASE("a script waits for pending cancels to settle", "[pipeline][script][ca
 
     auto b = h.start("select pg_sleep(1)");
     h.pipe.cancel(b);
-    CHECK(h.pipe.take_cancels_to_send() == 1);
+    tickets = h.pipe.take_cancels_to_send();
+    REQUIRE(tickets.size() == 1);
     h.server->command("PARSE").ok().sync();  // b finished first: the cancel is still out
     h.read();
     auto s2 = h.start("select 3", op_kind::script);
     CHECK(h.server->count_sent("script") == 1);  // not yet: the cancel is undelivered
-    h.pipe.on_cancel_delivered();
+    h.pipe.on_cancel_delivered(tickets[0]);
     CHECK(h.server->sent.back() == "sync");  // a bare Sync settles it
     CHECK(h.server->count_sent("script") == 1);
     h.server->sync();
@@ -498,7 +590,7 @@ TEST_CASE("close waits for what is in flight; shutdown fails it at once", "[pipe
     h2.pipe.shutdown();
     h2.collect();
     CHECK(c->ec == make_error_code(errc::connection_closed));
-    CHECK(h2.pipe.take_cancels_to_send() == 1);  // the server stops it too
+    CHECK(h2.pipe.take_cancels_to_send().size() == 1);  // the server stops it too
 }
 
 TEST_CASE("the transaction status is followed through the pipeline when libpq says ACTIVE", "[pipeline][cancel]") {
@@ -523,7 +615,8 @@ TEST_CASE("the transaction status is followed through the pipeline when libpq sa
     auto b = h.start("select 2");
     h.pipe.cancel(a);
     h.collect();
-    CHECK(h.pipe.take_cancels_to_send() == 1);
+    auto tickets = h.pipe.take_cancels_to_send();
+    REQUIRE(tickets.size() == 1);
     h.server->command("PARSE").ok().sync();
     h.server->command("PARSE").error("57014").sync();
     h.read();
@@ -540,7 +633,8 @@ TEST_CASE("the transaction status is followed through the pipeline when libpq sa
     auto d = h.start("select 3");
     h.pipe.cancel(c);
     h.collect();
-    CHECK(h.pipe.take_cancels_to_send() == 1);
+    tickets = h.pipe.take_cancels_to_send();
+    REQUIRE(tickets.size() == 1);
     h.server->ok().sync();
     h.server->command("PARSE").error("57014").sync();
     h.read();
@@ -554,7 +648,8 @@ TEST_CASE("the transaction status is followed through the pipeline when libpq sa
     auto f = h.start("commit");
     h.pipe.cancel(e);
     h.collect();
-    CHECK(h.pipe.take_cancels_to_send() == 1);
+    tickets = h.pipe.take_cancels_to_send();
+    REQUIRE(tickets.size() == 1);
     h.server->ok().sync();
     h.server->command("PARSE").error("57014").sync();
     h.read();

@@ -417,7 +417,7 @@ private:
     /// Sends cancel requests, waits for the socket as the pipeline wants, publishes the
     /// snapshots, finishes closing.
     void drive() {
-        for (int n = pipe_.take_cancels_to_send(); n > 0; --n) send_cancel();
+        for (std::uint64_t ticket : pipe_.take_cancels_to_send()) send_cancel(ticket);
         if (pipe_.wants_write()) arm_write();
         if (pipe_.wants_read()) arm_read();
         publish();
@@ -448,11 +448,11 @@ private:
         observer_->on_statement_finish(ev);
     }
 
-    void send_cancel() {
-        canceller_.send(strand_, [w = weak_from_this()] {
+    void send_cancel(std::uint64_t ticket) {
+        canceller_.send(strand_, [w = weak_from_this(), ticket] {
             if (auto s = w.lock())
-                boost::asio::post(s->strand_, [s] {
-                    s->pipe_.on_cancel_delivered();
+                boost::asio::post(s->strand_, [s, ticket] {
+                    s->pipe_.on_cancel_delivered(ticket);
                     s->step();
                 });
         });

@@ -13,29 +13,13 @@
 // driver reads after each step: completed ops (to hand to their callers), cancel
 // requests to send, and whether to wait for the socket to be readable or writable.
 //
-// Cancellation. PostgreSQL's cancel request interrupts whatever the backend runs when it
-// arrives, not a statement: in a pipeline, a cancel meant for one statement can hit the
-// next. The rule kept here: outside a transaction block, a statement whose caller did not
-// cancel it never fails because of a cancel pgcoro sent. Bookkeeping:
-//  - every cancel pgcoro sends is *pending* until it is settled;
-//  - when the driver reports it delivered (the server signalled the backend), it
-//    settles with the first op sent after that: the backend drops a pending cancel
-//    whenever it reads its next message, so once that op's Sync is back, the cancel can
-//    no longer hit anything;
-//  - one cancel request can interrupt two statements in a row: the server signals the
-//    backend process and then its process group (postmaster's signal_child), and a
-//    backend quick enough to act on the first signal before the second arrives is
-//    interrupted twice. So a pending cancel accounts for up to two 57014s;
-//  - a 57014 (query_canceled) on an op nobody cancelled, while a cancel is pending, and
-//    when the connection was outside a transaction block before the op ran (so the op
-//    was its own implicit transaction and was rolled back whole), consumes that cancel
-//    and sends the op again at the end of the pipeline. Inside a transaction block the
-//    57014 stands: the cancel aborted the transaction, as PostgreSQL defines;
-//  - a script starts only once no cancel is pending (a bare Sync settles delivered ones).
+// Cancellation: see cancel_ledger.hpp. A 57014 on an op nobody cancelled, put down to
+// one of pgcoro's cancels, gets the op sent again when it ran outside a transaction block.
 // The same re-send covers an op that used a cached statement whose Prepare, sent by
 // another op just ahead of it, failed (26000), or whose plan went stale (0A000).
 #pragma once
 
+#include <pgcoro/detail/cancel_ledger.hpp>
 #include <pgcoro/detail/params.hpp>
 #include <pgcoro/detail/ring.hpp>
 #include <pgcoro/detail/sql_keywords.hpp>
@@ -48,7 +32,6 @@
 #include <libpq-fe.h>
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -163,16 +146,11 @@ public:
         request_head_cancel();
     }
 
-    /// A cancel request asked for by cancels_to_send() reached the server (or failed: it
-    /// then settles the same way, harmlessly).
-    void on_cancel_delivered() {
-        for (auto& c : pending_cancels_) {
-            if (!c.delivered) {
-                c.delivered = true;
-                c.settles_at = next_seq_;
-                break;
-            }
-        }
+    /// The cancel request with this ticket (from take_cancels_to_send()) reached the
+    /// server (or failed: it then settles the same way, harmlessly). Requests may come
+    /// back in any order; one whose hits were all accounted for already is gone.
+    void on_cancel_delivered(std::uint64_t ticket) {
+        cancels_.delivered(ticket, next_seq_);
         release_held();  // a script may be waiting for cancels to settle
     }
 
@@ -186,7 +164,8 @@ public:
     /// running on the server is cancelled.
     void shutdown() {
         if (state_ == state::closed) return;
-        if (state_ != state::broken && !inflight_.empty() && !inflight_.front()->completed) ++cancels_wanted_;
+        if (state_ != state::broken && !inflight_.empty() && !inflight_.front()->completed)
+            cancels_.request_untracked();  // nothing waits on it: the connection is gone
         state_ = state::closed;
         fail_all(make_error_code(errc::connection_closed), "the connection was closed", false);
     }
@@ -204,8 +183,9 @@ public:
     /// Ops whose outcome is in (result or ec/diag), in completion order; the driver hands
     /// each to its caller and clears the list.
     std::vector<op_ptr>& completed() noexcept { return completed_; }
-    /// Cancel requests to send now (each is reported back by on_cancel_delivered()).
-    int take_cancels_to_send() noexcept { return std::exchange(cancels_wanted_, 0); }
+    /// Cancel requests to send now, one ticket each: the driver reports each back by
+    /// on_cancel_delivered(ticket).
+    std::vector<std::uint64_t> take_cancels_to_send() noexcept { return cancels_.take_to_send(); }
     bool wants_read() const noexcept { return live() && !inflight_.empty(); }
     bool wants_write() const noexcept { return live() && need_flush_; }
 
@@ -219,18 +199,12 @@ public:
     bool idle() const noexcept { return inflight_.empty() && held_.empty(); }
     bool session_changed() const noexcept { return session_changed_; }
     void clear_session_changed() noexcept { session_changed_ = false; }
-    std::size_t pending_cancels() const noexcept { return pending_cancels_.size(); }
+    std::size_t pending_cancels() const noexcept { return cancels_.pending(); }
     std::uint64_t resends() const noexcept { return resends_; }
     const statement_cache& cache() const noexcept { return cache_; }
     Wire& wire() noexcept { return wire_; }
 
 private:
-    struct pending_cancel {
-        bool delivered = false;
-        std::uint64_t settles_at = 0;  // seq of the first op sent after delivery
-        int hits_left = 2;             // the server signals the backend twice (see top)
-    };
-
     // ---- sending ---------------------------------------------------------------------
 
     void send_op(op_ptr op) {
@@ -299,11 +273,9 @@ private:
                 continue;
             }
             if (!inflight_.empty()) return;  // wait for the pipeline to drain
-            if (!pending_cancels_.empty()) {
+            if (cancels_.pending()) {
                 // Settle delivered cancels with a bare Sync; wait for undelivered ones.
-                bool all_delivered = true;
-                for (auto& c : pending_cancels_) all_delivered = all_delivered && c.delivered;
-                if (all_delivered) {
+                if (cancels_.all_delivered()) {
                     auto s = std::make_shared<Op>();
                     s->kind = op_kind::settle;
                     s->completed = true;
@@ -332,8 +304,7 @@ private:
         Op& head = *inflight_.front();
         if (head.cancel_requested && !head.server_cancel_sent) {
             head.server_cancel_sent = true;
-            ++cancels_wanted_;
-            pending_cancels_.push_back({});
+            cancels_.request();
         }
     }
 
@@ -410,7 +381,7 @@ private:
     void finish_head() {
         bool was_idle = tx_ == PQTRANS_IDLE;  // before this op ran
         auto op = pop_head();
-        if (op->kind == op_kind::settle) return settle_cancels(op->seq);
+        if (op->kind == op_kind::settle) return cancels_.settle(op->seq);
         // Sent again only when it ran as its own implicit transaction (rolled back whole).
         // Read the SQL only then: not on the path of every statement.
         auto may_resend = [&] { return was_idle && !transaction_control(op->sql); };
@@ -418,13 +389,12 @@ private:
         // a signal the backend takes late in the statement before (after its last check
         // for interrupts) survives the reading of the next message, which is in its buffer
         // already, and hits that one, sent after delivery though it was.
-        if (op->hit_by_cancel && !pending_cancels_.empty()) {
+        if (op->hit_by_cancel && cancels_.take_hit()) {
             // Ours: pgcoro's cancel hit it (its own, or one meant for another op).
-            if (--pending_cancels_.front().hits_left == 0) pending_cancels_.pop_front();
-            settle_cancels(op->seq);
+            cancels_.settle(op->seq);
             if (!op->cancel_requested && may_resend() && resend(op)) return;
         } else {
-            settle_cancels(op->seq);
+            cancels_.settle(op->seq);
             if (op->ec && stale_statement(*op) && !op->completed && op->resends < 2 && may_resend() && resend(op)) return;
         }
         complete(op);
@@ -446,12 +416,6 @@ private:
         if (script_running_ || !held_.empty()) held_.push_front(op);
         else send_op(op);
         return true;
-    }
-
-    void settle_cancels(std::uint64_t seq) {
-        while (!pending_cancels_.empty() && pending_cancels_.front().delivered &&
-               pending_cancels_.front().settles_at <= seq)
-            pending_cancels_.pop_front();
     }
 
     op_ptr pop_head() {
@@ -564,7 +528,7 @@ private:
         }
         for (auto& op : held_.take_all()) fail(op, ec, message);
         script_running_ = false;
-        pending_cancels_.clear();
+        cancels_.clear();
         need_flush_ = false;
     }
 
@@ -581,8 +545,7 @@ private:
     ring<op_ptr> inflight_;
     ring<op_ptr> held_;  // behind a script, in order
     std::vector<op_ptr> completed_;
-    std::deque<pending_cancel> pending_cancels_;
-    int cancels_wanted_ = 0;
+    cancel_ledger cancels_;
     std::uint64_t resends_ = 0;
     PGTransactionStatusType tx_;
     state state_ = state::open;
