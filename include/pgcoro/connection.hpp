@@ -165,6 +165,11 @@ public:
     // ---- statements: concise coroutine forms --------------------------------------------
     // Each is async_X(statement(sql, args...), use_awaitable) throwing pgcoro::error.
 
+    /// Sends a notification: `co_await db.notify("jobs", payload)`; see async_notify().
+    boost::asio::awaitable<void> notify(std::string channel, std::string payload) {
+        co_await execute("select pg_notify($1, $2)", channel, payload);
+    }
+
     /// Runs a statement; returns the rows it affected (or returned, for SELECT).
     /// Parameters ($1, $2, ...) are sent in binary with their types; std::nullopt or an
     /// empty std::optional is NULL.
@@ -232,6 +237,17 @@ public:
     // reported as the error_code; with a `diagnostics&` argument, the server's
     // diagnostics (or the client's message) are written there before completion, and
     // cleared on success. The statement is taken over by the call.
+
+    /// Sends a notification to the sessions listening on `channel` (see pgcoro::listener):
+    /// `select pg_notify($1, $2)` with both bound as parameters, never spliced into SQL.
+    /// Inside a transaction block it is delivered when the transaction commits; at most
+    /// 7,999 bytes of payload (the server's limit: errors beyond it). Signature and
+    /// behaviour as async_execute (the count is 1). The concise form is notify().
+    template <class Token>
+    auto async_notify(std::string channel, std::string payload, Token&& token) {
+        return async_execute(statement("select pg_notify($1, $2)", std::move(channel), std::move(payload)),
+                             std::forward<Token>(token));
+    }
 
     /// Signature void(error_code, std::uint64_t): rows affected or returned.
     template <class Token>

@@ -39,6 +39,7 @@ enum class errc {
     migration_unknown_version,    ///< the database has a version the migration set lacks
     migration_out_of_order,   ///< a pending version is older than the newest applied one
     migration_missing_down,   ///< a rollback needs a .down.sql file that does not exist
+    notifications_missed,     ///< listener: notifications may have been lost here (reconnected, or queue full)
 };
 
 namespace detail {
@@ -72,6 +73,7 @@ public:
         case errc::migration_unknown_version: return "the database has a migration these files do not";
         case errc::migration_out_of_order: return "a pending migration is older than the newest applied one";
         case errc::migration_missing_down: return "a migration has no down file";
+        case errc::notifications_missed: return "notifications may have been missed (reconnected or queue full)";
         }
         return "unknown pgcoro error";
     }

@@ -4,8 +4,11 @@
 #include <pgcoro/connection.hpp>
 #include <pgcoro/diagnostics.hpp>
 #include <pgcoro/error.hpp>
+#include <pgcoro/listener.hpp>
+#include <pgcoro/listener_options.hpp>
 #include <pgcoro/migrate.hpp>
 #include <pgcoro/migration.hpp>
+#include <pgcoro/notification.hpp>
 #include <pgcoro/observer.hpp>
 #include <pgcoro/pool.hpp>
 #include <pgcoro/pool_config.hpp>

@@ -125,6 +125,22 @@ public:
         return run<detail::to_result>(detail::make_op(sql, args...));
     }
 
+    /// Sends a notification: `co_await db.notify("jobs", payload)`; see async_notify().
+    boost::asio::awaitable<void> notify(std::string channel, std::string payload) {
+        co_await execute("select pg_notify($1, $2)", channel, payload);
+    }
+
+    /// Sends a notification to the sessions listening on `channel` (see pgcoro::listener):
+    /// `select pg_notify($1, $2)` with both bound as parameters, never spliced into SQL.
+    /// Inside a transaction block it is delivered when the transaction commits; at most
+    /// 7,999 bytes of payload (the server's limit: errors beyond it). Signature and
+    /// behaviour as async_execute (the count is 1). The concise form is notify().
+    template <class Token>
+    auto async_notify(std::string channel, std::string payload, Token&& token) {
+        return async_execute(statement("select pg_notify($1, $2)", std::move(channel), std::move(payload)),
+                             std::forward<Token>(token));
+    }
+
     template <class Token>
     auto async_execute(statement s, Token&& token) {
         return async<detail::to_affected_rows>(std::move(s), nullptr, std::forward<Token>(token));

@@ -41,21 +41,6 @@ int stress_seconds() {
     return s ? std::atoi(s) : 20;
 }
 
-// Literal concatenation: g++ 12 -O2 warns falsely (array-bounds) on std::string + "...".
-std::string script() { return PGCORO_SOURCE_DIR "/scripts/pg-cluster.sh"; }
-
-/// A cluster of its own, for tests that stop and start the server.
-struct own_cluster {
-    std::string state = std::string(PGCORO_TEST_STATE_DIR) + "-" + unique_name("own");
-    std::string url;
-    own_cluster() {
-        REQUIRE(std::system((script() + " start " + state + " >/dev/null").c_str()) == 0);
-        url = read_first_line(state + "/url");
-    }
-    ~own_cluster() { (void)std::system((script() + " stop " + state + " >/dev/null 2>&1").c_str()); }
-    void halt() { REQUIRE(std::system((script() + " halt " + state).c_str()) == 0); }
-    void resume() { REQUIRE(std::system((script() + " resume " + state).c_str()) == 0); }
-};
 
 }  // namespace
 

@@ -1,6 +1,7 @@
 // The pipeline state machine driven by a scripted fake of libpq: no server, no sockets.
 #include "catch.hpp"
 
+#include <pgcoro/detail/notification_queue.hpp>
 #include <pgcoro/detail/pipeline.hpp>
 #include <pgcoro/detail/statement_cache.hpp>
 
@@ -36,6 +37,7 @@ struct fake_server {
     bool eof = false;          // the next consume_input fails (server closed)
     bool busy_status = false;  // libpq in pipeline mode: PQTRANS_ACTIVE while anything is queued
     bool in_pipeline = true;
+    std::deque<notification> notes;  // readable by next_notification()
 
     // Scripted answers (they arrive on arrive()).
     fake_server& ok(std::string tag = "SELECT 1") {
@@ -97,6 +99,12 @@ struct fake_wire {
     }
     bool send_sync() {
         s->sent.push_back("sync");
+        return true;
+    }
+    bool next_notification(notification& out) {
+        if (s->notes.empty()) return false;
+        out = std::move(s->notes.front());
+        s->notes.pop_front();
         return true;
     }
     bool send_simple(const std::string& sql) {
@@ -654,4 +662,61 @@ TEST_CASE("the transaction status is followed through the pipeline when libpq sa
     h.server->command("PARSE").error("57014").sync();
     h.read();
     CHECK(f->ec == make_sqlstate_error("57014"));
+}
+
+TEST_CASE("a watched pipeline reads while idle: notifications in order, then the server going away", "[pipeline][notify]") {
+    harness h;
+    CHECK(!h.pipe.wants_read());
+    h.pipe.watch(true);
+    CHECK(h.pipe.wants_read());
+    h.server->notes.push_back({"jobs", "1", 42});
+    h.server->notes.push_back({"Jobs \"x\"", std::string(7999, 'p'), 42});
+    h.pipe.on_readable();
+    REQUIRE(h.pipe.notifications().size() == 2);
+    CHECK(h.pipe.notifications()[0].channel == "jobs");
+    CHECK(h.pipe.notifications()[0].payload == "1");
+    CHECK(h.pipe.notifications()[0].backend_pid == 42);
+    CHECK(h.pipe.notifications()[1].channel == "Jobs \"x\"");
+    CHECK(h.pipe.notifications()[1].payload.size() == 7999);
+    h.pipe.notifications().clear();
+    // Between a statement's results too.
+    auto a = h.start("select 1");
+    h.server->notes.push_back({"jobs", "2", 43});
+    h.server->command("PARSE").ok().sync();
+    h.read();
+    CHECK(!a->ec);
+    REQUIRE(h.pipe.notifications().size() == 1);
+    CHECK(h.pipe.notifications()[0].payload == "2");
+    h.pipe.notifications().clear();
+    // The last notifications before the end of the stream are kept; then it is broken.
+    h.server->notes.push_back({"jobs", "3", 43});
+    h.server->eof = true;
+    h.pipe.on_readable();
+    CHECK(h.pipe.notifications().size() == 1);
+    CHECK(h.pipe.current_state() == test_pipeline::state::broken);
+    CHECK(!h.pipe.wants_read());
+}
+
+TEST_CASE("notification queue: bounded, gaps after the ones kept, consecutive gaps merged", "[notify]") {
+    notification_queue q(3);
+    for (int i = 0; i < 5; ++i) q.push({"c", std::to_string(i), 1});
+    CHECK(q.size() == 3);
+    q.push_gap();  // a reconnect on top of the overflow: still one gap
+    auto a = q.pop();
+    REQUIRE(a);
+    CHECK(a->payload == "0");
+    q.push({"c", "5", 1});  // room again: kept, after the gap
+    CHECK(q.pop()->payload == "1");
+    CHECK(q.pop()->payload == "2");
+    CHECK(!q.pop());  // the gap: 3 and 4 were dropped
+    CHECK(q.pop()->payload == "5");
+    CHECK(q.empty());
+    CHECK(q.size() == 0);
+    q.push_gap();
+    q.push_gap();
+    CHECK(!q.pop());
+    CHECK(q.empty());
+    notification_queue zero(0);  // a limit of 0 keeps one
+    zero.push({"c", "x", 1});
+    CHECK(zero.size() == 1);
 }

@@ -84,6 +84,15 @@ struct exec_op : basic_op<pgresult_ptr> {
     }
 };
 
+/// Who a watched connection tells about notifications and its own end (a listener).
+/// Called on the connection's strand, never inside a call into the connection.
+struct notification_sink {
+    virtual ~notification_sink() = default;
+    virtual void on_notification(notification n) = 0;
+    /// Closed or broken: nothing more comes.
+    virtual void on_connection_lost() = 0;
+};
+
 class connection_impl : public std::enable_shared_from_this<connection_impl> {
 public:
     using strand_type = connection_strand;
@@ -245,6 +254,16 @@ public:
             self->probe_idle();
             self->step();
             complete_on_executor(std::move(*h), self->strand_, self->is_open());
+        });
+    }
+
+    /// Reads the connection while idle too, handing notifications and its end to `sink`
+    /// (held weakly). While watched, a pending socket wait keeps io_context::run() busy.
+    void watch(std::weak_ptr<notification_sink> sink) {
+        boost::asio::post(strand_, [self = shared_from_this(), sink = std::move(sink)]() mutable {
+            self->sink_ = std::move(sink);
+            self->pipe_.watch(true);
+            self->step();
         });
     }
 
@@ -411,6 +430,19 @@ private:
             }
             completing_now_ = false;
         }
+        if (auto sink = sink_.lock()) {
+            if (!pipe_.notifications().empty()) {
+                std::swap(notifying_, pipe_.notifications());
+                for (auto& n : notifying_) sink->on_notification(std::move(n));
+                notifying_.clear();
+            }
+            if (pipe_.finished() && !lost_reported_) {
+                lost_reported_ = true;
+                sink->on_connection_lost();
+            }
+        } else {
+            pipe_.notifications().clear();
+        }
         drive();
     }
 
@@ -548,6 +580,9 @@ private:
     std::vector<boost::asio::any_completion_handler<void(boost::system::error_code)>> close_waiters_;
     boost::system::error_code close_result_;
     std::function<void(const notice&)> notice_handler_;
+    std::weak_ptr<notification_sink> sink_;
+    std::vector<notification> notifying_;
+    bool lost_reported_ = false;
     std::atomic<bool> open_{true};
     std::atomic<int> tx_status_{PQTRANS_IDLE};
     std::atomic<std::size_t> in_flight_{0};

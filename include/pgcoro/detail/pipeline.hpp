@@ -26,6 +26,7 @@
 #include <pgcoro/detail/statement_cache.hpp>
 #include <pgcoro/diagnostics.hpp>
 #include <pgcoro/error.hpp>
+#include <pgcoro/notification.hpp>
 
 #include <boost/asio/error.hpp>
 
@@ -119,9 +120,13 @@ public:
     /// The socket became readable: read what is there and complete what is whole.
     void on_readable() {
         if (!live()) return;
-        if (!wire_.consume_input()) return break_connection(wire_.error_message());
-        if (script_running_) process_script_results();
-        else process_results();
+        bool read = wire_.consume_input();
+        if (read) {
+            if (script_running_) process_script_results();
+            else process_results();
+        }
+        take_notifications();  // even those read just before the connection failed
+        if (!read) return break_connection(wire_.error_message());
         if (!live()) return;
         release_held();
         if (wire_.bad()) return break_connection(wire_.error_message());
@@ -154,6 +159,10 @@ public:
         release_held();  // a script may be waiting for cancels to settle
     }
 
+    /// Watch the connection while idle too (a listener): notifications, and the server
+    /// going away, are then noticed as they happen.
+    void watch(bool on) noexcept { watching_ = on; }
+
     /// Graceful close: once nothing is in flight or held, the state becomes closed.
     void close() {
         if (state_ == state::open) state_ = state::closing;
@@ -183,10 +192,12 @@ public:
     /// Ops whose outcome is in (result or ec/diag), in completion order; the driver hands
     /// each to its caller and clears the list.
     std::vector<op_ptr>& completed() noexcept { return completed_; }
+    /// Notifications read, in arrival order; the driver hands them on and clears the list.
+    std::vector<notification>& notifications() noexcept { return notifications_; }
     /// Cancel requests to send now, one ticket each: the driver reports each back by
     /// on_cancel_delivered(ticket).
     std::vector<std::uint64_t> take_cancels_to_send() noexcept { return cancels_.take_to_send(); }
-    bool wants_read() const noexcept { return live() && !inflight_.empty(); }
+    bool wants_read() const noexcept { return live() && (!inflight_.empty() || watching_); }
     bool wants_write() const noexcept { return live() && need_flush_; }
 
     state current_state() const noexcept { return state_; }
@@ -532,6 +543,11 @@ private:
         need_flush_ = false;
     }
 
+    void take_notifications() {
+        notification n;
+        while (wire_.next_notification(n)) notifications_.push_back(std::move(n));
+    }
+
     void maybe_finish_close() {
         if (state_ == state::closing && inflight_.empty() && held_.empty()) state_ = state::closed;
     }
@@ -545,6 +561,7 @@ private:
     ring<op_ptr> inflight_;
     ring<op_ptr> held_;  // behind a script, in order
     std::vector<op_ptr> completed_;
+    std::vector<notification> notifications_;
     cancel_ledger cancels_;
     std::uint64_t resends_ = 0;
     PGTransactionStatusType tx_;
@@ -552,6 +569,7 @@ private:
     std::string broken_message_;
     bool script_running_ = false;
     bool need_flush_ = false;
+    bool watching_ = false;
     bool session_changed_ = false;
 };
 

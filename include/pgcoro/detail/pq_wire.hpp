@@ -8,9 +8,11 @@
 
 #include <pgcoro/detail/params.hpp>
 #include <pgcoro/detail/pq.hpp>
+#include <pgcoro/notification.hpp>
 
 #include <libpq-fe.h>
 
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -45,6 +47,18 @@ struct pq_wire {
     /// 0: all sent; 1: some left (wait until writable); -1: failed.
     int flush() { return PQflush(conn); }
     bool consume_input() { return PQconsumeInput(conn) != 0; }
+    /// The next notification libpq has read, if any.
+    bool next_notification(notification& out) {
+        struct freemem {
+            void operator()(PGnotify* p) const noexcept { PQfreemem(p); }
+        };
+        std::unique_ptr<PGnotify, freemem> n(PQnotifies(conn));
+        if (!n) return false;
+        out.channel = n->relname ? n->relname : "";
+        out.payload = n->extra ? n->extra : "";
+        out.backend_pid = n->be_pid;
+        return true;
+    }
     bool is_busy() { return PQisBusy(conn) != 0; }
     result_type next_result() { return result_type(PQgetResult(conn)); }
     PGTransactionStatusType transaction_status() { return PQtransactionStatus(conn); }
