@@ -146,7 +146,7 @@ public:
     }
     listener(const listener&) = delete;
     listener& operator=(const listener&) = delete;
-    ~listener() { close(); }
+    ~listener() { close(); }  // the strand finishes closing; nothing waits here
 
     executor_type get_executor() const { return impl_->strand(); }
 
@@ -218,11 +218,12 @@ public:
     }
 
     /// Stops: pending receives complete with errc::connection_closed, the connection is
-    /// shut down, queued notifications are dropped. Never blocks; any thread.
+    /// shut down, queued notifications are dropped, and later calls fail with
+    /// errc::connection_closed. Never blocks; any thread, even while other threads use
+    /// the listener (unlike destruction and move-assignment).
     void close() noexcept {
         if (!impl_) return;
-        auto impl = std::move(impl_);
-        boost::asio::post(impl->strand(), [impl] { impl->close(); });
+        boost::asio::post(impl_->strand(), [impl = impl_] { impl->close(); });
     }
 
     /// Whether the connection is up right now (false while reconnecting or closed).

@@ -192,3 +192,88 @@ TEST_CASE("a pool on a 2-thread io_context used from another io_context: helpers
     auto s = db->stats();
     CHECK(s.waiting == 0);
 }
+
+TEST_CASE("a listener on a 2-thread io_context: receives, cancels and notifies from both threads", "[threads][notify]") {
+    asio::io_context io(2);
+    std::optional<pgcoro::listener> l;
+    std::exception_ptr failure;
+    std::string channel = unique_name("threads");
+    // A listener keeps run() busy: the threads run from the start.
+    auto work = asio::make_work_guard(io);
+    std::thread t1([&] { io.run(); });
+    std::thread t2([&] { io.run(); });
+    std::promise<void> ready;
+    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+        l.emplace(co_await pgcoro::listener::connect(io.get_executor(), url()));
+        co_await l->listen(channel);
+    }, [&](std::exception_ptr e) {
+        if (e) ready.set_exception(e);
+        else ready.set_value();
+    });
+    try {
+        ready.get_future().get();
+    } catch (...) {
+        work.reset();
+        io.stop();
+        t1.join();
+        t2.join();
+        throw;
+    }
+    // Receivers on their own strands (either thread), some cancelled by a timer at once.
+    constexpr int n = 200;
+    std::atomic<int> got{0}, cancelled{0}, wrong{0};
+    std::atomic<int> pending{n + 20};
+    for (int i = 0; i < 20; ++i) {
+        asio::co_spawn(asio::make_strand(io), [&]() -> asio::awaitable<void> {
+            asio::cancellation_signal sig;
+            asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(1));
+            t.async_wait([&](boost::system::error_code ec) {
+                if (!ec) sig.emit(asio::cancellation_type::terminal);
+            });
+            auto [ec, m] = co_await l->async_receive(asio::bind_cancellation_slot(sig.slot(), asio::as_tuple(asio::use_awaitable)));
+            if (ec == asio::error::operation_aborted) ++cancelled;
+            else if (!ec) ++got;  // a cancel that came too late: it took one
+            else ++wrong;
+        }, [&](std::exception_ptr e) { if (e) failure = e; --pending; });
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    pgcoro::pool db(io.get_executor(), [] {
+        pgcoro::pool_config c;
+        c.conninfo = url();
+        c.max_size = 2;
+        return c;
+    }());
+    for (int i = 0; i < n; ++i) {
+        asio::co_spawn(asio::make_strand(io), [&, i]() -> asio::awaitable<void> {
+            co_await db.notify(channel, std::to_string(i));
+        }, [&](std::exception_ptr e) { if (e) failure = e; });
+    }
+    std::atomic<int> received_here{0};
+    for (int i = 0; i < n; ++i) {
+        asio::co_spawn(asio::make_strand(io), [&]() -> asio::awaitable<void> {
+            auto m = co_await l->receive();
+            if (m.channel == channel) ++received_here;
+        }, [&](std::exception_ptr e) {
+            if (e) {
+                try {
+                    std::rethrow_exception(e);
+                } catch (const pgcoro::error& err) {
+                    if (err.code() != pgcoro::make_error_code(pgcoro::errc::connection_closed)) failure = e;
+                }
+            }
+            --pending;
+        });
+    }
+    // Every notification is received once; then close from this thread ends the rest.
+    while (received_here.load() + got.load() < n && !failure) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    l->close();
+    db.close();
+    while (pending.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    work.reset();
+    t1.join();
+    t2.join();
+    if (failure) std::rethrow_exception(failure);
+    CHECK(wrong == 0);
+    CHECK(received_here + got == n);
+    CHECK(cancelled + got == 20);
+}
