@@ -60,6 +60,16 @@ struct receive_call {
     void operator()() { impl->receive(id, std::move(h)); }
 };
 
+/// A call on a moved-from listener: completes with connection_closed (and `rest`) on the
+/// handler's executor (the system executor when it has none), never inside the call.
+template <class Handler, class... Rest>
+void fail_closed(Handler handler, Rest... rest) {
+    auto ex = boost::asio::get_associated_executor(handler, boost::asio::system_executor());
+    boost::asio::post(ex, [h = std::move(handler), rest...]() mutable {
+        std::move(h)(make_error_code(errc::connection_closed), std::move(rest)...);
+    });
+}
+
 struct receive_cancel {
     std::weak_ptr<listener_impl> impl;
     std::uint64_t id;
@@ -187,13 +197,7 @@ public:
     auto async_receive(Token&& token) {
         return boost::asio::async_initiate<Token, detail::receive_signature>(
             [](auto handler, std::shared_ptr<detail::listener_impl> impl) {
-                if (!impl) {
-                    auto ex = boost::asio::get_associated_executor(handler);
-                    boost::asio::post(ex, [h = std::move(handler)]() mutable {
-                        std::move(h)(make_error_code(errc::connection_closed), notification{});
-                    });
-                    return;
-                }
+                if (!impl) return detail::fail_closed(std::move(handler), notification{});
                 std::uint64_t id = impl->next_id();
                 // The slot is taken from the type-erased handler: wrapping a handler in
                 // any_completion_handler puts a cancellation_state of its own in the slot,
@@ -246,11 +250,7 @@ private:
     auto as_operation(Fn fn, std::string channel, Token&& token) {
         return boost::asio::async_initiate<Token, void(boost::system::error_code)>(
             [fn](auto handler, std::shared_ptr<detail::listener_impl> impl, std::string channel) {
-                if (!impl) {
-                    auto ex = boost::asio::get_associated_executor(handler);
-                    boost::asio::post(ex, [h = std::move(handler)]() mutable { std::move(h)(make_error_code(errc::connection_closed)); });
-                    return;
-                }
+                if (!impl) return detail::fail_closed(std::move(handler));
                 auto strand = impl->strand();
                 boost::asio::co_spawn(strand, fn(impl, std::move(channel)),
                                       detail::exception_to_code<decltype(handler), void>{std::move(handler)});
