@@ -8,7 +8,10 @@
 #include <pgcoro/detail/row_reader.hpp>
 #include <pgcoro/error.hpp>
 #include <pgcoro/observer.hpp>
+#include <pgcoro/copy.hpp>
+#include <pgcoro/copy_rows.hpp>
 #include <pgcoro/result.hpp>
+#include <pgcoro/row_stream.hpp>
 #include <pgcoro/statement.hpp>
 #include <pgcoro/types.hpp>
 
@@ -23,6 +26,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <ranges>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -202,6 +206,51 @@ public:
     template <parameter... Args>
     boost::asio::awaitable<result> query_result(std::string_view sql, const Args&... args) {
         return run<detail::to_result>(detail::make_op(sql, args...));
+    }
+
+    /// The rows of a query in batches, in bounded memory (see pgcoro::row_stream): the
+    /// query starts with the first read. For results too large to hold at once.
+    template <class T, parameter... Args>
+    row_stream<T> stream(std::string_view sql, const Args&... args) {
+        return row_stream<T>(impl_, detail::make_op(sql, args...), 1024);
+    }
+
+    // ---- COPY (pgcoro/copy.hpp, pgcoro/copy_rows.hpp) ------------------------------------
+    // A typed COPY's `target` is SQL, spliced in as written (never pass untrusted text): a
+    // table with an optional column list, `"items (id, name, price)"`, schema-qualified
+    // and quoted names as in SQL; without a list, all of the table's columns in order.
+    // (One string, not a braced list of names: g++ 12 cannot compile a braced list of
+    // strings inside a co_await expression; see README.) The connection is the COPY's
+    // until it ends: other callers' statements wait and run afterwards, in order.
+
+    /// COPY ... FROM STDIN with bytes in the statement's format (text, CSV, binary).
+    copy_in_stream copy_in_raw(std::string copy_sql) { return copy_in_stream(impl_, std::move(copy_sql)); }
+    /// COPY ... TO STDOUT, its bytes in chunks of whole rows.
+    copy_out_stream copy_out_raw(std::string copy_sql) { return copy_out_stream(impl_, std::move(copy_sql)); }
+
+    /// A binary COPY of rows of T into `target`, after checking T against its columns
+    /// (errc::type_mismatch / column_count_mismatch before any data is sent).
+    template <class T>
+    boost::asio::awaitable<copy_writer<T>> copy_in_writer(std::string target) {
+        return detail::make_copy_writer<T>(impl_, std::move(target));
+    }
+
+    /// Loads a range of rows (structs, tuples or scalars) with a binary COPY; returns the
+    /// rows loaded. All or nothing (outside a transaction block of the caller's own).
+    /// `rows` must stay valid until completion.
+    template <std::ranges::input_range Range>
+    boost::asio::awaitable<std::uint64_t> copy_in(std::string target, const Range& rows) {
+        using T = std::ranges::range_value_t<Range>;
+        auto w = co_await detail::make_copy_writer<T>(impl_, std::move(target));
+        co_await w.write(rows);
+        co_return co_await w.finish();
+    }
+
+    /// Rows of T out of `target` (a table and columns, or a `(select ...)` in
+    /// parentheses) with a binary COPY, in bounded memory; T is checked first.
+    template <class T>
+    boost::asio::awaitable<copy_reader<T>> copy_out(std::string target) {
+        return detail::make_copy_reader<T>(impl_, std::move(target));
     }
 
     /// Sends every statement at once (one round trip; the pipeline keeps their order),

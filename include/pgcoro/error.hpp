@@ -40,6 +40,7 @@ enum class errc {
     migration_out_of_order,   ///< a pending version is older than the newest applied one
     migration_missing_down,   ///< a rollback needs a .down.sql file that does not exist
     notifications_missed,     ///< listener: notifications may have been lost here (reconnected, or queue full)
+    invalid_argument,         ///< an argument is malformed (a COPY target, ...); the message says how
 };
 
 namespace detail {
@@ -74,6 +75,7 @@ public:
         case errc::migration_out_of_order: return "a pending migration is older than the newest applied one";
         case errc::migration_missing_down: return "a migration has no down file";
         case errc::notifications_missed: return "notifications may have been missed (reconnected or queue full)";
+        case errc::invalid_argument: return "an argument is malformed";
         }
         return "unknown pgcoro error";
     }

@@ -15,6 +15,7 @@
 #include <pgcoro/pool_stats.hpp>
 #include <pgcoro/pooled_connection.hpp>
 #include <pgcoro/result.hpp>
+#include <pgcoro/row_stream.hpp>
 #include <pgcoro/transaction.hpp>
 #include <pgcoro/types.hpp>
 #include <pgcoro/uuid.hpp>

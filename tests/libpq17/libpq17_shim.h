@@ -22,3 +22,9 @@ void PQcancelReset(PGcancelConn* cancelConn);
 void PQcancelFinish(PGcancelConn* cancelConn);
 }
 #endif
+
+#ifndef LIBPQ_HAS_CHUNK_MODE
+#define LIBPQ_HAS_CHUNK_MODE 1
+#define PGRES_TUPLES_CHUNK (static_cast<ExecStatusType>(12))
+extern "C" int PQsetChunkedRowsMode(PGconn* conn, int chunkSize);
+#endif

@@ -720,3 +720,57 @@ TEST_CASE("notification queue: bounded, gaps after the ones kept, consecutive ga
     zero.push({"c", "x", 1});
     CHECK(zero.size() == 1);
 }
+
+TEST_CASE("an exclusive op (COPY, row stream) runs alone: drained before, held after", "[pipeline][exclusive]") {
+    harness h;
+    auto a = h.start("select 1");
+    auto x = h.start("COPY t FROM STDIN", op_kind::exclusive);
+    auto b = h.start("select 2");
+    CHECK(!h.pipe.exclusive_op());  // waits for the pipeline to drain
+    h.server->ok().sync();
+    h.read();
+    REQUIRE(h.pipe.exclusive_op() == x);
+    CHECK(!h.server->in_pipeline);
+    CHECK(!h.pipe.wants_read());  // the driver's machine reads now
+    auto c = h.start("select 3");  // held too
+    CHECK(h.server->count_sent("query select 2") + h.server->count_sent("execute") == 1);  // only "select 1" went out
+    h.pipe.cancel_exclusive();
+    auto tickets = h.pipe.take_cancels_to_send();
+    REQUIRE(tickets.size() == 1);
+    h.pipe.on_cancel_delivered(tickets[0]);
+    h.pipe.end_exclusive(true);  // its 57014 was that cancel's
+    CHECK(!h.pipe.exclusive_op());
+    CHECK(h.server->in_pipeline);
+    CHECK(h.pipe.pending_cancels() == 1);  // settles with the next statement's Sync
+    CHECK(h.pipe.in_flight() == 2);        // select 2 and select 3, in order
+    h.server->ok().sync().ok().sync();
+    h.read();
+    REQUIRE(h.done.size() == 3);
+    CHECK(h.done[0] == a);
+    CHECK(h.done[1] == b);
+    CHECK(h.done[2] == c);
+    CHECK(h.pipe.pending_cancels() == 0);
+}
+
+TEST_CASE("an exclusive op abandoned while it waits is dropped; a broken connection fails it", "[pipeline][exclusive]") {
+    harness h;
+    auto a = h.start("select 1");
+    auto x = h.start("COPY t FROM STDIN", op_kind::exclusive);
+    h.pipe.cancel(x);
+    h.collect();
+    REQUIRE(h.done.size() == 1);
+    CHECK(h.done[0] == x);
+    CHECK(h.done[0]->ec == boost::asio::error::operation_aborted);
+    h.server->ok().sync();
+    h.read();
+    CHECK(!h.pipe.exclusive_op());
+    CHECK(h.server->in_pipeline);
+
+    auto y = h.start("COPY t TO STDOUT", op_kind::exclusive);
+    REQUIRE(h.pipe.exclusive_op() == y);
+    h.pipe.break_connection("gone");
+    h.collect();
+    CHECK(h.done.back() == y);
+    CHECK(y->ec == make_error_code(errc::connection_broken));
+    CHECK(!h.pipe.exclusive_op());
+}

@@ -14,6 +14,7 @@
 
 #include <pgcoro/detail/cancel.hpp>
 #include <pgcoro/detail/completion.hpp>
+#include <pgcoro/detail/exclusive_task.hpp>
 #include <pgcoro/detail/inline_handler.hpp>
 #include <pgcoro/detail/pipeline.hpp>
 #include <pgcoro/detail/pq.hpp>
@@ -64,6 +65,7 @@ struct exec_op : basic_op<pgresult_ptr> {
     std::chrono::steady_clock::time_point started_at;  // set only when observed
     inline_handler<exec_signature, connection_strand> handler;  // empty for internal ops
     void* lease = nullptr;  // a pool helper's: the pool slot it runs on
+    std::shared_ptr<exclusive_task> task;  // an exclusive op's (a row stream, a COPY)
     /// Counts the op's lives: a cancellation signal meant for an earlier statement held in
     /// this (recycled) object must not reach the next one.
     std::uint64_t generation = 0;
@@ -80,6 +82,7 @@ struct exec_op : basic_op<pgresult_ptr> {
         started_at = {};
         handler.reset();
         lease = nullptr;
+        task.reset();
         ++generation;
     }
 };
@@ -162,7 +165,7 @@ public:
     void submit(op_ptr op, bool own_cancel = true) {
         auto slot = op->handler.cancellation_slot();
         if (own_cancel && slot.is_connected()) slot.template emplace<cancel_handler>(weak_from_this(), op, op->generation);
-        if (strand_.running_in_this_thread()) {
+        if (strand_.running_in_this_thread() && !op->task) {
             // Called from a caller resumed by this connection (the hot path of a loop):
             // start at once, no hop. The op's own completion never runs inside this call.
             start(std::move(op));
@@ -215,6 +218,24 @@ public:
                 if (auto op = w.lock()) self->pipe_.cancel(op);
             self->step();
         });
+    }
+
+    /// Runs fn(*this) on the strand, then a step: how an exclusive task's consumer (a row
+    /// stream, a COPY) hands in requests.
+    template <class Fn>
+    void on_strand(Fn fn) {
+        boost::asio::post(strand_, [self = shared_from_this(), fn = std::move(fn)]() mutable {
+            fn(*self);
+            self->step();
+        });
+    }
+
+    /// On the strand: the consumer of exclusive op `op` went away. A running one is told
+    /// (its machine cancels or aborts the statement and reads the rest); a waiting one is
+    /// dropped from the queue.
+    void abandon_exclusive(const op_ptr& op) {
+        if (pipe_.exclusive_op() == op) return;  // the task knows already (it was asked to abandon)
+        pipe_.cancel(op);
     }
 
     /// Graceful close: waits for what is in flight, then says goodbye to the server.
@@ -416,6 +437,7 @@ private:
     /// After every input: hand out completed ops, send cancel requests, wait for the
     /// socket as the pipeline wants, publish the snapshots, finish closing.
     void step() {
+        drive_exclusive();
         // Snapshots first: a caller resumed inline below must see the state its result
         // left behind (is_open, transaction status, statements in flight).
         publish();
@@ -462,6 +484,12 @@ private:
     }
 
     void complete(exec_op& op) {
+        if (op.task) {  // an exclusive op that never ran, or lost its connection
+            auto task = std::move(op.task);
+            task->on_lost(op.ec, std::move(op.diag));
+            task->deliver();
+            return;
+        }
         if (!op.handler) return;
         if (observer_) observe_finish(op);
         exec_outcome out{std::move(op.result), op.ec ? std::make_unique<diagnostics>(std::move(op.diag)) : nullptr};
@@ -478,6 +506,34 @@ private:
         ev.backend_pid = backend_pid_;
         if (!op.ec) ev.rows = affected_rows_of(op.result.get());
         observer_->on_statement_finish(ev);
+    }
+
+    /// The exclusive op's turn: start it, move it on, give the connection back when it is
+    /// over (the next exclusive op may start then), wait for the socket as it wants.
+    void drive_exclusive() {
+        for (;;) {
+            op_ptr op = pipe_.exclusive_op();
+            if (!op) return;
+            exclusive_task& t = *op->task;
+            if (!t.started()) t.begin(pipe_.wire(), *op);
+            t.advance();
+            if (t.take_cancel_request()) pipe_.cancel_exclusive();
+            if (!t.broken().empty()) {
+                pipe_.break_connection(t.broken());  // completes op: its task hears on_lost
+                return;
+            }
+            if (t.finished()) {
+                auto task = op->task;
+                pipe_.end_exclusive(t.hit_by_cancel());
+                pipe_.flush();  // the statements it held went out
+                task->deliver();
+                continue;
+            }
+            if (t.wants_write()) arm_write();
+            if (t.wants_read()) arm_read();
+            t.deliver();
+            return;
+        }
     }
 
     void send_cancel(std::uint64_t ticket) {
@@ -511,6 +567,8 @@ private:
                              self->reading_ = false;
                              if (ec) {
                                  if (ec != boost::asio::error::operation_aborted) self->pipe_.break_connection(ec.message());
+                             } else if (const auto& op = self->pipe_.exclusive_op()) {
+                                 op->task->on_readable();
                              } else {
                                  self->pipe_.on_readable();
                              }
@@ -524,7 +582,10 @@ private:
         sock_.async_wait(boost::asio::posix::stream_descriptor::wait_write,
                          [self = shared_from_this()](boost::system::error_code ec) {
                              self->writing_ = false;
-                             if (!ec) self->pipe_.flush();
+                             if (!ec) {
+                                 if (const auto& op = self->pipe_.exclusive_op()) op->task->on_writable();
+                                 else self->pipe_.flush();
+                             }
                              self->step();
                          });
     }

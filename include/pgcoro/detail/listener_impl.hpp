@@ -8,6 +8,7 @@
 #include <pgcoro/detail/connection_impl.hpp>
 #include <pgcoro/detail/inline_handler.hpp>
 #include <pgcoro/detail/notification_queue.hpp>
+#include <pgcoro/detail/sql_keywords.hpp>
 #include <pgcoro/error.hpp>
 #include <pgcoro/listener_options.hpp>
 #include <pgcoro/notification.hpp>
@@ -29,17 +30,6 @@
 #include <string_view>
 
 namespace pgcoro::detail {
-
-/// `name` as a quoted SQL identifier: exactly that name, capitals and quotes included.
-inline std::string quote_identifier(std::string_view name) {
-    std::string q = "\"";
-    for (char c : name) {
-        if (c == '"') q += '"';
-        q += c;
-    }
-    q += '"';
-    return q;
-}
 
 using receive_signature = void(boost::system::error_code, notification);
 /// A waiting receive's handler: every cancellation type reaches it through its own slot.

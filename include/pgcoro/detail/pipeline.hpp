@@ -5,7 +5,10 @@
 // a Sync), so many callers share one round trip; a Sync after every op confines an error
 // to its own op. Results are read in order: each op's results end with PIPELINE_SYNC.
 // A script op (several statements, the simple query protocol) waits for the FIFO to
-// drain, leaves pipeline mode, and holds the ops called after it until it is done.
+// drain, leaves pipeline mode, and holds the ops called after it until it is done. An
+// exclusive op (COPY, a row stream) waits the same way; then the pipeline hands the
+// connection to the driver, which runs the op's own state machine (copy_machine.hpp,
+// row_stream_machine.hpp) until end_exclusive().
 //
 // It talks to libpq only through `Wire` (send prepare / send prepared / send params /
 // sync / consume / next result / flush ...: see pq_wire in pgcoro/detail/pq_wire.hpp),
@@ -46,6 +49,7 @@ enum class op_kind : std::uint8_t {
     script,     ///< several statements, simple query protocol, outside pipeline mode
     internal,   ///< pgcoro's own statement (DEALLOCATE of an evicted one): nobody waits
     settle,     ///< a bare Sync, to settle delivered cancel requests before a script
+    exclusive,  ///< a COPY or a row stream: the driver runs it alone, outside pipeline mode
 };
 
 /// The pipeline's part of an op. The driver's op type derives from it (adding the
@@ -109,7 +113,8 @@ public:
                  state_ == state::broken ? broken_message_ : std::string("the connection is closed"));
             return;
         }
-        if (script_running_ || !held_.empty() || op->kind == op_kind::script) {
+        if (script_running_ || exclusive_ || !held_.empty() || op->kind == op_kind::script ||
+            op->kind == op_kind::exclusive) {
             held_.push_back(std::move(op));
             release_held();
             return;
@@ -119,7 +124,7 @@ public:
 
     /// The socket became readable: read what is there and complete what is whole.
     void on_readable() {
-        if (!live()) return;
+        if (!live() || exclusive_) return;  // the exclusive op's machine reads
         bool read = wire_.consume_input();
         if (read) {
             if (script_running_) process_script_results();
@@ -136,7 +141,7 @@ public:
 
     /// Pushes libpq's output buffer; wants_write() says whether some is left.
     void flush() {
-        if (!live()) return;
+        if (!live() || exclusive_) return;
         int r = wire_.flush();
         if (r < 0) return break_connection(wire_.error_message());
         need_flush_ = r == 1;
@@ -157,6 +162,33 @@ public:
     void on_cancel_delivered(std::uint64_t ticket) {
         cancels_.delivered(ticket, next_seq_);
         release_held();  // a script may be waiting for cancels to settle
+    }
+
+    /// The op the driver runs alone now (pipeline mode is off), or null. The driver gives
+    /// the connection back with end_exclusive().
+    const op_ptr& exclusive_op() const noexcept { return exclusive_; }
+
+    /// The exclusive op needs the statement it runs cancelled (its caller went away in
+    /// the middle): a tracked cancel request, settled like any other.
+    void cancel_exclusive() {
+        if (exclusive_ && live()) cancels_.request();
+    }
+
+    /// The exclusive op is over: `hit_by_cancel` when the server answered it with 57014.
+    /// The pipeline takes the connection back (pipeline mode again) and releases the ops
+    /// held behind it.
+    void end_exclusive(bool hit_by_cancel) {
+        if (!exclusive_ || !live()) return;
+        auto op = std::move(exclusive_);
+        exclusive_.reset();
+        if (hit_by_cancel) cancels_.take_hit();
+        cancels_.settle(op->seq);
+        if (!inflight_.empty() && inflight_.front() == op) inflight_.pop_front();
+        tx_ = wire_.transaction_status();  // outside pipeline mode libpq knows it
+        op->completed = true;  // its caller was answered by the driver
+        if (!wire_.enter_pipeline()) return break_connection(wire_.error_message());
+        release_held();
+        maybe_finish_close();
     }
 
     /// Watch the connection while idle too (a listener): notifications, and the server
@@ -197,8 +229,8 @@ public:
     /// Cancel requests to send now, one ticket each: the driver reports each back by
     /// on_cancel_delivered(ticket).
     std::vector<std::uint64_t> take_cancels_to_send() noexcept { return cancels_.take_to_send(); }
-    bool wants_read() const noexcept { return live() && (!inflight_.empty() || watching_); }
-    bool wants_write() const noexcept { return live() && need_flush_; }
+    bool wants_read() const noexcept { return live() && !exclusive_ && (!inflight_.empty() || watching_); }
+    bool wants_write() const noexcept { return live() && !exclusive_ && need_flush_; }
 
     state current_state() const noexcept { return state_; }
     bool live() const noexcept { return state_ == state::open || state_ == state::closing; }
@@ -271,13 +303,13 @@ private:
     /// Moves held ops forward: a script starts once the pipeline is empty and no cancel
     /// request is pending; the ops behind it go out once it is done.
     void release_held() {
-        while (!held_.empty() && !script_running_ && live()) {
+        while (!held_.empty() && !script_running_ && !exclusive_ && live()) {
             auto& op = held_.front();
             if (op->completed) {
                 held_.pop_front();
                 continue;
             }
-            if (op->kind != op_kind::script) {
+            if (op->kind != op_kind::script && op->kind != op_kind::exclusive) {
                 auto o = std::move(op);
                 held_.pop_front();
                 send_op(std::move(o));
@@ -296,8 +328,16 @@ private:
             }
             auto o = std::move(op);
             held_.pop_front();
-            start_script(std::move(o));
+            if (o->kind == op_kind::exclusive) start_exclusive(std::move(o));
+            else start_script(std::move(o));
         }
+    }
+
+    void start_exclusive(op_ptr op) {
+        if (!wire_.exit_pipeline()) return send_failed(op);
+        op->seq = next_seq_++;
+        exclusive_ = op;
+        inflight_.push_back(std::move(op));
     }
 
     void start_script(op_ptr op) {
@@ -424,7 +464,7 @@ private:
         ++op->resends;
         ++resends_;
         op->reset_progress();
-        if (script_running_ || !held_.empty()) held_.push_front(op);
+        if (script_running_ || exclusive_ || !held_.empty()) held_.push_front(op);
         else send_op(op);
         return true;
     }
@@ -539,6 +579,7 @@ private:
         }
         for (auto& op : held_.take_all()) fail(op, ec, message);
         script_running_ = false;
+        exclusive_.reset();
         cancels_.clear();
         need_flush_ = false;
     }
@@ -559,7 +600,8 @@ private:
     std::uint64_t statement_counter_ = 0;
     std::uint64_t next_seq_ = 1;
     ring<op_ptr> inflight_;
-    ring<op_ptr> held_;  // behind a script, in order
+    ring<op_ptr> held_;  // behind a script or an exclusive op, in order
+    op_ptr exclusive_;   // the op the driver runs alone, while it runs
     std::vector<op_ptr> completed_;
     std::vector<notification> notifications_;
     cancel_ledger cancels_;

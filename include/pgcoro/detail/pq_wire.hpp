@@ -12,6 +12,7 @@
 
 #include <libpq-fe.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -60,6 +61,27 @@ struct pq_wire {
         return true;
     }
     bool is_busy() { return PQisBusy(conn) != 0; }
+
+    // ---- outside pipeline mode: row streams and COPY (row_stream_machine, copy_machine) ----
+
+    /// Rows one result each (libpq >= 17: up to `chunk` rows per result), for the query
+    /// just sent.
+    bool set_row_mode([[maybe_unused]] int chunk) {
+#ifdef LIBPQ_HAS_CHUNK_MODE
+        if (chunk > 1) return PQsetChunkedRowsMode(conn, chunk) == 1;
+#endif
+        return PQsetSingleRowMode(conn) == 1;
+    }
+    /// 1: queued; 0: libpq's buffer is full (wait until writable, flush, try again); -1: failed.
+    int put_copy_data(std::string_view data) {
+        return PQputCopyData(conn, data.data(), static_cast<int>(data.size()));
+    }
+    /// Ends the COPY data; with `error` the server aborts the COPY with that message.
+    int put_copy_end(const char* error) { return PQputCopyEnd(conn, error); }
+    /// One row of COPY data into `out` (libpq's buffer, freed by the caller with
+    /// free_copy_data): > 0 its length; 0: none buffered yet; -1: the end; -2: failed.
+    int get_copy_data(char** out) { return PQgetCopyData(conn, out, 1); }
+    static void free_copy_data(char* p) noexcept { PQfreemem(p); }
     result_type next_result() { return result_type(PQgetResult(conn)); }
     PGTransactionStatusType transaction_status() { return PQtransactionStatus(conn); }
     bool bad() { return PQstatus(conn) == CONNECTION_BAD; }
@@ -67,6 +89,7 @@ struct pq_wire {
 
     static ExecStatusType status(const result_type& r) { return PQresultStatus(r.get()); }
     static std::string_view command_tag(const result_type& r) { return PQcmdStatus(r.get()); }
+    static std::uint64_t affected_rows(const result_type& r) { return affected_rows_of(r.get()); }
     static diagnostics diagnostics_of(const result_type& r) { return diagnostics_from(r.get()); }
 };
 

@@ -149,6 +149,7 @@ void check_row_type(const PGresult* r) {
 template <class T>
 struct column_types {
     std::array<oid_t, static_cast<std::size_t>(row_width<T>())> oid{};
+    column_types() = default;
     explicit column_types(const PGresult* r) {
         for (std::size_t i = 0; i < oid.size(); ++i) oid[i] = PQftype(r, static_cast<int>(i));
     }

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace pgcoro::detail {
@@ -45,6 +46,17 @@ inline bool rolls_back_to_savepoint(std::string_view sql) {
         if (to && space(sql[i - 1]) && space(sql[i + 2])) return true;
     }
     return false;
+}
+
+/// `name` as a quoted SQL identifier: exactly that name, capitals and quotes included.
+inline std::string quote_identifier(std::string_view name) {
+    std::string q = "\"";
+    for (char c : name) {
+        if (c == '"') q += '"';
+        q += c;
+    }
+    q += '"';
+    return q;
 }
 
 }  // namespace pgcoro::detail

@@ -1,0 +1,255 @@
+// pgcoro/copy.hpp — COPY in and out: raw bytes (text, CSV, binary) and typed rows.
+//
+// A COPY runs outside pipeline mode, the connection its own until the COPY ends:
+// statements other callers start meanwhile wait and run afterwards, in order. Memory is
+// bounded both ways: a write completes once its bytes have gone out to the socket, and
+// COPY out reads the socket only while a read is pending.
+//
+// Failure leaves nothing half-loaded (outside the caller's own transaction block): a
+// server error (a bad row, a constraint) fails the COPY whole, naming the line in the
+// diagnostics' `where`; a writer destroyed, or a write cancelled, before finish() aborts
+// the COPY on the server. A reader given up on cancels the statement and drops the
+// rest. The connection stays usable in every case.
+#pragma once
+
+#include <pgcoro/detail/connection_impl.hpp>
+#include <pgcoro/detail/copy_task.hpp>
+#include <pgcoro/detail/operations.hpp>
+
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace pgcoro {
+
+namespace detail {
+
+/// A request's (error_code, n, diagnostics) as the caller's completion style.
+template <class Handler, class Style>
+struct copy_completion {
+    using value_type = std::uint64_t;
+    Handler handler;
+    Style style;
+    void operator()(boost::system::error_code ec, std::uint64_t n, diagnostics d) {
+        if (ec) return style.template fail<std::uint64_t>(handler, ec, std::move(d));
+        style.succeed(handler, n);
+    }
+};
+
+inline void abandon_copy(const std::shared_ptr<connection_impl>& impl, std::shared_ptr<copy_task> task,
+                         std::shared_ptr<exec_op> op) {
+    impl->on_strand([task = std::move(task), op = std::move(op)](connection_impl& c) {
+        if (task->ended()) return;
+        task->abandon();
+        c.abandon_exclusive(op);
+    });
+}
+
+/// Cancelling a request abandons the COPY (see copy_task::abandon).
+struct copy_cancel_handler {
+    std::weak_ptr<connection_impl> impl;
+    std::weak_ptr<copy_task> task;
+    std::weak_ptr<exec_op> op;
+    void operator()(boost::asio::cancellation_type_t type) {
+        if (!cancels(type)) return;
+        auto i = impl.lock();
+        auto t = task.lock();
+        auto o = op.lock();
+        if (i && t && o) abandon_copy(i, std::move(t), std::move(o));
+    }
+};
+
+/// What copy_in_stream and copy_out_stream share: the statement, its task, requests.
+class copy_handle {
+public:
+    copy_handle() = default;
+    copy_handle(std::shared_ptr<connection_impl> impl, std::string sql, copy_task::direction dir)
+        : impl_(std::move(impl)) {
+        if (!impl_) return;
+        op_ = std::make_shared<exec_op>(std::move(sql), encoded_params{}, op_kind::exclusive);
+        task_ = std::make_shared<copy_task>(impl_->strand(), dir);
+        op_->task = task_;
+    }
+    copy_handle(copy_handle&& o) noexcept
+        : impl_(std::move(o.impl_)), op_(std::move(o.op_)), task_(std::move(o.task_)),
+          submitted_(std::exchange(o.submitted_, false)) {}
+    copy_handle& operator=(copy_handle&& o) noexcept {
+        if (this != &o) {
+            abandon();
+            impl_ = std::move(o.impl_);
+            op_ = std::move(o.op_);
+            task_ = std::move(o.task_);
+            submitted_ = std::exchange(o.submitted_, false);
+        }
+        return *this;
+    }
+    ~copy_handle() { abandon(); }
+
+    /// Starts `fn(task, handler)` on the strand (the statement goes out with the first).
+    template <class Style, class Token, class Fn>
+    auto request(Style style, Token&& token, Fn fn) {
+        return boost::asio::async_initiate<Token, typename Style::template signature<std::uint64_t>>(
+            [this](auto handler, Style style, Fn fn) {
+                copy_completion<decltype(handler), Style> c{std::move(handler), style};
+                if (!impl_ || !task_)
+                    return fail_detached(std::move(c), make_error_code(errc::connection_closed),
+                                         "the COPY is not open (moved from, default-constructed or abandoned)");
+                auto slot = boost::asio::get_associated_cancellation_slot(c.handler);
+                if (slot.is_connected()) slot.template emplace<copy_cancel_handler>(copy_cancel_handler{impl_, task_, op_});
+                bool first = !std::exchange(submitted_, true);
+                impl_->on_strand([task = task_, op = op_, first, fn = std::move(fn),
+                                  c = std::move(c)](connection_impl& impl) mutable {
+                    fn(*task, std::move(c));
+                    if (task->over() || task->ended()) return task->deliver();
+                    if (first) impl.submit(op, false);
+                });
+            },
+            token, style, std::move(fn));
+    }
+
+    /// Gives up (see copy_task::abandon); never blocks.
+    void abandon() noexcept {
+        if (!impl_) return;
+        if (submitted_) {
+            try {
+                abandon_copy(impl_, task_, op_);
+            } catch (...) {
+                // Posting failed (out of memory): the connection's own end cleans up.
+            }
+        }
+        submitted_ = false;
+        impl_.reset();
+    }
+
+private:
+    std::shared_ptr<connection_impl> impl_;
+    std::shared_ptr<exec_op> op_;
+    std::shared_ptr<copy_task> task_;
+    bool submitted_ = false;
+};
+
+}  // namespace detail
+
+/// COPY ... FROM STDIN: bytes in any format the statement names (text, CSV, binary),
+/// from `connection::copy_in_raw(sql)`. The statement goes out with the first request.
+///
+///     auto in = conn.copy_in_raw("COPY items (id, name) FROM STDIN (FORMAT csv)");
+///     co_await in.write("1,apple\n2,pear\n");
+///     std::uint64_t rows = co_await in.finish();
+///
+/// Data may be cut anywhere (rows need not be whole). Destroying the stream before
+/// finish() completed aborts the COPY on the server: nothing of it is kept.
+class copy_in_stream {
+    // (Defined first: the members below use their deduced return types.)
+    template <class Style, class Token>
+    auto async_write_impl(std::string_view data, Style style, Token&& token) {
+        return h_.request(style, std::forward<Token>(token),
+                          [data](detail::copy_task& t, auto c) { t.write(data, std::move(c)); });
+    }
+    template <class Style, class Token>
+    auto async_finish_impl(Style style, Token&& token) {
+        return h_.request(style, std::forward<Token>(token), [](detail::copy_task& t, auto c) { t.finish(std::move(c)); });
+    }
+
+
+public:
+    copy_in_stream() = default;
+    copy_in_stream(std::shared_ptr<detail::connection_impl> impl, std::string sql)
+        : h_(std::move(impl), std::move(sql), detail::copy_task::direction::in) {}
+
+    /// Sends `data`; returns its size once it has gone out (`data` must stay valid until
+    /// then). Throws pgcoro::error: the server's (a failed COPY statement, or a row it
+    /// refused early), errc::connection_broken.
+    boost::asio::awaitable<std::uint64_t> write(std::string_view data) {
+        return async_write_impl(data, detail::exception_style{}, boost::asio::use_awaitable);
+    }
+    /// Ends the data; returns the rows the server loaded. Throws pgcoro::error with the
+    /// server's diagnostics (`where` names the line: "COPY items, line 3").
+    boost::asio::awaitable<std::uint64_t> finish() {
+        return async_finish_impl(detail::exception_style{}, boost::asio::use_awaitable);
+    }
+
+    /// write() as an asynchronous operation. Signature void(error_code, std::uint64_t).
+    /// Executor: the token's (the connection's strand when it has none). Cancellation:
+    /// terminal, partial and total; it aborts the COPY (operation_aborted).
+    template <class Token>
+    auto async_write(std::string_view data, Token&& token) {
+        return async_write_impl(data, detail::error_code_style{}, std::forward<Token>(token));
+    }
+    template <class Token>
+    auto async_write(std::string_view data, diagnostics& diag, Token&& token) {
+        return async_write_impl(data, detail::error_code_style{&diag}, std::forward<Token>(token));
+    }
+    /// finish() as an asynchronous operation; as async_write.
+    template <class Token>
+    auto async_finish(Token&& token) {
+        return async_finish_impl(detail::error_code_style{}, std::forward<Token>(token));
+    }
+    template <class Token>
+    auto async_finish(diagnostics& diag, Token&& token) {
+        return async_finish_impl(detail::error_code_style{&diag}, std::forward<Token>(token));
+    }
+
+    /// Aborts the COPY now (nothing of it is kept); never blocks.
+    void abort() noexcept { h_.abandon(); }
+
+    detail::copy_handle h_;
+};
+
+/// COPY ... TO STDOUT: the bytes of any COPY out (text, CSV, binary), in chunks of whole
+/// rows, from `connection::copy_out_raw(sql)`.
+///
+///     auto out = conn.copy_out_raw("COPY items TO STDOUT (FORMAT csv)");
+///     std::string chunk;
+///     while (co_await out.read(chunk)) file << chunk;
+///
+/// Destroying the stream before the end cancels the statement and drops the rest.
+class copy_out_stream {
+    // (Defined first: the members below use their deduced return types.)
+    template <class Style, class Token>
+    auto async_read_impl(std::string& chunk, std::size_t max_bytes, Style style, Token&& token) {
+        return h_.request(style, std::forward<Token>(token), [out = &chunk, max_bytes](detail::copy_task& t, auto c) {
+            out->clear();
+            t.read(out, max_bytes, std::move(c));
+        });
+    }
+
+
+public:
+    copy_out_stream() = default;
+    copy_out_stream(std::shared_ptr<detail::connection_impl> impl, std::string sql)
+        : h_(std::move(impl), std::move(sql), detail::copy_task::direction::out) {}
+
+    /// Replaces `chunk` with the next rows (up to about `max_bytes`, or what is buffered);
+    /// returns its size, 0 at the end. Throws pgcoro::error with the server's
+    /// diagnostics. `chunk` must stay valid until completion.
+    boost::asio::awaitable<std::uint64_t> read(std::string& chunk, std::size_t max_bytes = 64 * 1024) {
+        return async_read_impl(chunk, max_bytes, detail::exception_style{}, boost::asio::use_awaitable);
+    }
+    /// read() as an asynchronous operation. Signature void(error_code, std::uint64_t).
+    /// Executor: the token's (the connection's strand when it has none). Cancellation:
+    /// terminal, partial and total; it abandons the COPY (operation_aborted).
+    template <class Token>
+    auto async_read(std::string& chunk, std::size_t max_bytes, Token&& token) {
+        return async_read_impl(chunk, max_bytes, detail::error_code_style{}, std::forward<Token>(token));
+    }
+    template <class Token>
+    auto async_read(std::string& chunk, std::size_t max_bytes, diagnostics& diag, Token&& token) {
+        return async_read_impl(chunk, max_bytes, detail::error_code_style{&diag}, std::forward<Token>(token));
+    }
+
+    /// Stops now: cancels the statement, drops the rest; never blocks.
+    void cancel() noexcept { h_.abandon(); }
+
+    detail::copy_handle h_;
+};
+
+}  // namespace pgcoro
+
+PGCORO_FORWARD_ASSOCIATORS(class H PGCORO_COMMA class S, pgcoro::detail::copy_completion<H PGCORO_COMMA S>)

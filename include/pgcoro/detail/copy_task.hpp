@@ -1,0 +1,200 @@
+// pgcoro/detail/copy_task.hpp — a COPY's driver side: the copy_machine, and the
+// consumer's pending write, finish or read.
+#pragma once
+
+#include <pgcoro/detail/connection_impl.hpp>
+#include <pgcoro/detail/copy_machine.hpp>
+#include <pgcoro/detail/exclusive_task.hpp>
+#include <pgcoro/detail/inline_handler.hpp>
+
+#include <boost/asio/error.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace pgcoro::detail {
+
+/// The completion of one request: (error_code, bytes or rows, diagnostics).
+using copy_completion_signature = void(boost::system::error_code, std::uint64_t, diagnostics);
+
+class copy_task final : public exclusive_task {
+public:
+    using machine = copy_machine<pq_wire>;
+    using direction = machine::direction;
+
+    copy_task(connection_strand strand, direction dir) : strand_(std::move(strand)), dir_(dir) {}
+
+    // ---- consumer side (on the strand); one request at a time ---------------------------
+
+    /// In: queue `data` (the caller keeps it alive until completion); completes with its
+    /// size once libpq's buffer has gone out, so memory stays bounded.
+    template <class Handler>
+    void write(std::string_view data, Handler&& h) {
+        start_request(std::forward<Handler>(h), request::write);
+        pending_ = data;
+    }
+    /// In: no more data; completes with the rows the server took.
+    template <class Handler>
+    void finish(Handler&& h) {
+        start_request(std::forward<Handler>(h), request::finish);
+    }
+    /// Out: appends whole rows of data to `*out` until it holds `limit` bytes or nothing
+    /// more is buffered; completes with the bytes appended, 0 at the end.
+    template <class Handler>
+    void read(std::string* out, std::size_t limit, Handler&& h) {
+        start_request(std::forward<Handler>(h), request::read);
+        out_ = out;
+        limit_ = limit == 0 ? 1 : limit;
+        filled_ = 0;
+    }
+
+    /// The consumer gives up: in, the COPY is aborted on the server (nothing of it stays);
+    /// out, the statement is cancelled and the rest dropped. A pending request completes
+    /// with operation_aborted.
+    void abandon(const char* why = "the client abandoned the COPY") {
+        abandoned_ = true;
+        abandon_reason_ = why;
+        if (machine_) machine_->abandon(why);
+        if (handler_) complete(boost::asio::error::operation_aborted, 0, "the COPY was abandoned");
+    }
+
+    /// Over (or never ran): requests are answered at once by deliver().
+    bool over() const noexcept { return lost_ || (machine_ && machine_->finished()); }
+    bool ended() const noexcept { return ended_; }
+
+    // ---- exclusive_task ------------------------------------------------------------------
+
+    void begin(pq_wire& wire, exec_op& op) override {
+        wire_ = wire;
+        machine_.emplace(wire_, dir_);
+        machine_->begin(op.sql);
+        if (abandoned_) machine_->abandon(abandon_reason_);
+    }
+    bool started() const override { return machine_.has_value(); }
+    void on_readable() override {
+        sink s{this};
+        machine_->on_readable(s);
+    }
+    void on_writable() override { machine_->on_writable(); }
+    void advance() override {
+        sink s{this};
+        machine_->advance(s);
+        if (!handler_ || !machine_->copying()) return;
+        if (req_ == request::write && !written_ && machine_->put(pending_)) written_ = true;
+        if (req_ == request::finish && !ended_copy_ && machine_->end()) ended_copy_ = true;
+    }
+    bool wants_read() const override {
+        sink s{const_cast<copy_task*>(this)};
+        return machine_->wants_read(s);
+    }
+    bool wants_write() const override { return machine_->wants_write(); }
+    bool take_cancel_request() override { return machine_->take_cancel_request(); }
+    bool finished() const override { return machine_->finished(); }
+    const std::string& broken() const override { return machine_->broken(); }
+    bool hit_by_cancel() const override { return machine_->hit_by_cancel(); }
+
+    void on_lost(boost::system::error_code ec, diagnostics d) override {
+        lost_ = true;
+        if (!ec_) {
+            ec_ = ec;
+            diag_ = std::move(d);
+        }
+    }
+
+    void deliver() override {
+        if (!handler_) return;
+        if (ended_) return complete({}, 0, {});
+        bool over_now = over();
+        if (over_now && machine_ && !ec_ && machine_->error()) {
+            ec_ = machine_->error();
+            diag_ = std::move(machine_->error_diagnostics());
+        }
+        switch (req_) {
+        case request::write:
+            if (written_ && !machine_->wants_write()) return complete({}, pending_.size(), {});
+            if (over_now) return fail_now();  // the server ended the COPY: its error says why
+            return;
+        case request::finish:
+            if (!over_now) return;
+            ended_ = true;
+            if (ec_) return fail_now();
+            return complete({}, machine_->rows(), {});
+        case request::none:
+            return;
+        case request::read: {
+            sink s{this};
+            if (filled_ > 0 && (filled_ >= limit_ || over_now || machine_->wants_read(s))) return complete({}, filled_, {});
+            if (!over_now) return;
+            ended_ = true;
+            if (ec_) return fail_now();
+            return complete({}, 0, {});
+        }
+        }
+    }
+
+    /// Rows the statement copied ("COPY n"), once over.
+    std::uint64_t rows() const noexcept { return machine_ ? machine_->rows() : 0; }
+
+private:
+    enum class request { none, write, finish, read };
+
+    struct sink {
+        copy_task* t;
+        bool wants_data() const noexcept {
+            return t->handler_ && t->req_ == request::read && t->out_ && t->filled_ < t->limit_;
+        }
+        void take(std::string_view row) {
+            t->out_->append(row);
+            t->filled_ += row.size();
+        }
+    };
+
+    template <class Handler>
+    void start_request(Handler&& h, request r) {
+        handler_.emplace(std::forward<Handler>(h));
+        req_ = r;
+        written_ = false;
+    }
+
+    void fail_now() {
+        ended_ = true;
+        if (!ec_) {
+            ec_ = make_error_code(errc::protocol_error);
+            diag_.message = "the COPY is over";
+        }
+        complete(ec_, 0, diag_.message, true);
+    }
+
+    void complete(boost::system::error_code ec, std::uint64_t n, std::string message, bool keep_diag = false) {
+        diagnostics d;
+        if (keep_diag) d = diag_;
+        if (!message.empty()) d.message = std::move(message);
+        req_ = request::none;
+        out_ = nullptr;
+        pending_ = {};
+        handler_.complete(strand_, ec, n, std::move(d));
+    }
+
+    connection_strand strand_;
+    direction dir_;
+    pq_wire wire_{};
+    std::optional<machine> machine_;
+    inline_handler<copy_completion_signature, connection_strand> handler_;
+    request req_ = request::none;
+    std::string_view pending_;
+    bool written_ = false;
+    bool ended_copy_ = false;
+    std::string* out_ = nullptr;
+    std::size_t limit_ = 1;
+    std::size_t filled_ = 0;
+    bool abandoned_ = false;
+    const char* abandon_reason_ = "the client abandoned the COPY";
+    bool lost_ = false;
+    bool ended_ = false;
+    boost::system::error_code ec_;
+    diagnostics diag_;
+};
+
+}  // namespace pgcoro::detail

@@ -1,0 +1,47 @@
+// pgcoro/detail/exclusive_task.hpp — what the driver runs while the pipeline has handed
+// it the connection (a row stream, a COPY): a sans-io machine (row_stream_machine,
+// copy_machine) plus the consumer's pending request. Everything runs on the connection's
+// strand; the driver (connection_impl) calls, in this order on each turn: begin() once,
+// on_readable()/on_writable() as the socket allows, advance(), then reads the outputs,
+// and deliver() last, when its own state is consistent (a consumer resumed inline may
+// call into the connection again).
+#pragma once
+
+#include <pgcoro/detail/pq_wire.hpp>
+#include <pgcoro/diagnostics.hpp>
+
+#include <boost/system/error_code.hpp>
+
+#include <string>
+
+namespace pgcoro::detail {
+
+struct exec_op;
+
+struct exclusive_task {
+    virtual ~exclusive_task() = default;
+    /// The connection is the task's (pipeline mode off): send the statement of `op`.
+    virtual void begin(pq_wire& wire, exec_op& op) = 0;
+    virtual bool started() const = 0;
+    virtual void on_readable() = 0;
+    virtual void on_writable() = 0;
+    /// Moves on with what is buffered and what the consumer asked for.
+    virtual void advance() = 0;
+    virtual bool wants_read() const = 0;
+    virtual bool wants_write() const = 0;
+    /// True once: a cancel request for the running statement is wanted.
+    virtual bool take_cancel_request() = 0;
+    /// Over: the connection can go back to the pipeline.
+    virtual bool finished() const = 0;
+    /// Non-empty: the connection is unusable, and why.
+    virtual const std::string& broken() const = 0;
+    /// The statement was answered with 57014 (query_canceled).
+    virtual bool hit_by_cancel() const = 0;
+    /// The op never ran, or the connection went away under it: no more calls follow but
+    /// deliver().
+    virtual void on_lost(boost::system::error_code ec, diagnostics d) = 0;
+    /// Completes the consumer's request if its answer is ready.
+    virtual void deliver() = 0;
+};
+
+}  // namespace pgcoro::detail
