@@ -67,7 +67,7 @@ void stream_cancel_handler<T>::operator()(boost::asio::cancellation_type_t type)
 ///     std::vector<order> batch;
 ///     while (co_await rows.read(batch)) for (auto& o : batch) ...;
 ///
-/// The query runs when the first read() is called, outside pipeline mode, in libpq's
+/// The query runs when the first read() is called, alone on the connection, in libpq's
 /// single-row mode (libpq >= 17: chunked rows): rows are decoded into the caller's vector
 /// as they arrive, and the socket is read only while a read is pending, so memory stays
 /// bounded by one batch whatever the result's size. Columns are checked against T before
@@ -89,6 +89,7 @@ public:
         if (!impl_) return;
         task_ = std::make_shared<detail::stream_task<T>>(impl_->strand(), chunk_rows);
         op_->kind = detail::op_kind::exclusive;
+        op_->leaves_pipeline = false;
         op_->task = task_;
     }
     row_stream(row_stream&& o) noexcept

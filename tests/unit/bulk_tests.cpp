@@ -66,6 +66,10 @@ struct bulk_wire {
         s->sent.push_back("simple " + sql);
         return true;
     }
+    bool send_sync() {
+        s->sent.push_back("sync");
+        return true;
+    }
     bool set_row_mode(int) {
         s->sent.push_back("single-row");
         return true;
@@ -141,10 +145,11 @@ TEST_CASE("row stream: rows only while the sink has room, then the end", "[bulk]
     row_stream_machine<bulk_wire> m(w);
     encoded_params p;
     m.begin("select i from t", p, 1);
-    CHECK(s->sent == std::vector<std::string>{"query select i from t", "single-row"});
+    CHECK(s->sent == std::vector<std::string>{"query select i from t", "sync", "single-row"});
     for (int i = 0; i < 5; ++i) s->pending.push_back(bulk_result{PGRES_SINGLE_TUPLE, 1});
     s->pending.push_back(bulk_result{PGRES_TUPLES_OK, 0});
     s->pending.push_back(std::nullopt);
+        s->pending.push_back(bulk_result{PGRES_PIPELINE_SYNC});
     row_sink sink;
     sink.room = 2;
     CHECK(m.wants_read(sink));
@@ -152,7 +157,7 @@ TEST_CASE("row stream: rows only while the sink has room, then the end", "[bulk]
     m.on_readable(sink);
     CHECK(sink.rows == 2);          // back-pressure: the rest stays buffered
     CHECK(!m.wants_read(sink));     // and the socket is not read
-    CHECK(s->arrived.size() == 5);
+    CHECK(s->arrived.size() == 6);  // 3 rows, the end, NULL, Sync
     sink.room = 100;
     m.advance(sink);
     CHECK(sink.rows == 5);
@@ -170,6 +175,7 @@ TEST_CASE("row stream: an error after rows; abandoning asks for one cancel and d
         s->pending.push_back(bulk_result{PGRES_SINGLE_TUPLE, 1});
         s->pending.push_back(bulk_result{PGRES_FATAL_ERROR, 0, "22012"});
         s->pending.push_back(std::nullopt);
+        s->pending.push_back(bulk_result{PGRES_PIPELINE_SYNC});
         s->arrive();
         row_sink sink;
         sink.room = 10;
@@ -194,6 +200,7 @@ TEST_CASE("row stream: an error after rows; abandoning asks for one cancel and d
         CHECK(sink.rows == 1);            // dropped, not handed over
         s->pending.push_back(bulk_result{PGRES_FATAL_ERROR, 0, "57014"});
         s->pending.push_back(std::nullopt);
+        s->pending.push_back(bulk_result{PGRES_PIPELINE_SYNC});
         s->arrive();
         m.on_readable(sink);
         CHECK(m.done());

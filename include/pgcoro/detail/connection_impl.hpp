@@ -76,6 +76,7 @@ struct exec_op : basic_op<pgresult_ptr> {
         resends = 0;
         seq = 0;
         kind = op_kind::statement;
+        leaves_pipeline = true;
         sql.clear();
         params.clear();
         encode_failure = nullptr;

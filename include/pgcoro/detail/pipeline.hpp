@@ -8,7 +8,8 @@
 // drain, leaves pipeline mode, and holds the ops called after it until it is done. An
 // exclusive op (COPY, a row stream) waits the same way; then the pipeline hands the
 // connection to the driver, which runs the op's own state machine (copy_machine.hpp,
-// row_stream_machine.hpp) until end_exclusive().
+// row_stream_machine.hpp) until end_exclusive(). COPY leaves pipeline mode; a row stream
+// stays in it (libpq resets single-row mode only for the next query of a pipeline).
 //
 // It talks to libpq only through `Wire` (send prepare / send prepared / send params /
 // sync / consume / next result / flush ...: see pq_wire in pgcoro/detail/pq_wire.hpp),
@@ -63,6 +64,8 @@ struct basic_op {
     std::string sql;
     encoded_params params;
     op_kind kind = op_kind::statement;
+    /// An exclusive op's: leave pipeline mode for it (COPY); a row stream stays in it.
+    bool leaves_pipeline = true;
 
     // Progress, owned by the pipeline.
     bool completed = false;           ///< handed to completed() (or nobody waits)
@@ -184,9 +187,9 @@ public:
         if (hit_by_cancel) cancels_.take_hit();
         cancels_.settle(op->seq);
         if (!inflight_.empty() && inflight_.front() == op) inflight_.pop_front();
-        tx_ = wire_.transaction_status();  // outside pipeline mode libpq knows it
+        tx_ = wire_.transaction_status();  // nothing is queued now: libpq knows it
         op->completed = true;  // its caller was answered by the driver
-        if (!wire_.enter_pipeline()) return break_connection(wire_.error_message());
+        if (op->leaves_pipeline && !wire_.enter_pipeline()) return break_connection(wire_.error_message());
         release_held();
         maybe_finish_close();
     }
@@ -334,7 +337,7 @@ private:
     }
 
     void start_exclusive(op_ptr op) {
-        if (!wire_.exit_pipeline()) return send_failed(op);
+        if (op->leaves_pipeline && !wire_.exit_pipeline()) return send_failed(op);
         op->seq = next_seq_++;
         exclusive_ = op;
         inflight_.push_back(std::move(op));

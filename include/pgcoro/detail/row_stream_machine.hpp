@@ -1,8 +1,9 @@
 // pgcoro/detail/row_stream_machine.hpp — one query's rows, a few at a time (sans-io).
 //
-// Runs outside pipeline mode, once the pipeline handed the connection over (an exclusive
-// op, pipeline.hpp). The query goes out with the extended protocol, binary results, in
-// libpq's single-row mode (libpq >= 17: chunked rows). Rows are handed to a sink only
+// Runs alone, once the pipeline handed the connection over (an exclusive op,
+// pipeline.hpp), still in pipeline mode: the query and a Sync, binary results, in libpq's
+// single-row mode (libpq >= 17: chunked rows). (Outside pipeline mode libpq 14-16 would
+// keep single-row mode on for the first query of the pipeline entered afterwards.) Rows are handed to a sink only
 // while it has room: when it is full the machine stops reading the socket, so TCP holds
 // the rest on the server's side and memory stays bounded whatever the result's size.
 //
@@ -35,7 +36,7 @@ public:
     /// Sends the query; `chunk`: rows per result where libpq can (>= 17).
     void begin(const std::string& sql, encoded_params& params, int chunk) {
         started_ = true;
-        if (!wire_->send_params(sql, params) || !wire_->set_row_mode(chunk)) return fail_wire();
+        if (!wire_->send_params(sql, params) || !wire_->send_sync() || !wire_->set_row_mode(chunk)) return fail_wire();
         flush();
     }
 
@@ -60,11 +61,12 @@ public:
     void advance(Sink& sink) {
         while (!finished() && (abandoned_ || sink.wants_rows()) && !wire_->is_busy()) {
             result_type res = wire_->next_result();
-            if (!res) {
+            if (!res) continue;  // the statement's end; its Sync comes next
+            ExecStatusType st = Wire::status(res);
+            if (st == PGRES_PIPELINE_SYNC) {
                 done_ = true;
                 return;
             }
-            ExecStatusType st = Wire::status(res);
             if (holds_rows(st)) {
                 // The final TUPLES_OK holds no rows: it is used only to check the columns
                 // of a result that had none.

@@ -59,9 +59,17 @@ public:
         if (abandoned_) machine_->abandon();
     }
     bool started() const override { return machine_.has_value(); }
+    /// Called from the socket wait's own handler (no wait is armed): reads on while the
+    /// socket has more and the batch has room, so one completion carries many reads' rows.
+    /// (Reading while a wait is armed could drain the socket under it, and an
+    /// edge-triggered wait would then never fire.)
     void on_readable() override {
         sink s{this};
-        machine_->on_readable(s);
+        for (int reads = 0; reads < 16; ++reads) {
+            std::size_t before = filled_;
+            machine_->on_readable(s);
+            if (filled_ == before || !machine_->wants_read(s)) break;
+        }
     }
     void on_writable() override { machine_->flush(); }
     void advance() override {
