@@ -7,7 +7,7 @@
 //
 // Failure leaves nothing half-loaded (outside the caller's own transaction block): a
 // server error (a bad row, a constraint) fails the COPY whole, naming the line in the
-// diagnostics' `where`; a writer destroyed, or a write cancelled, before finish() aborts
+// diagnostics' `context`; a writer destroyed, or a write cancelled, before finish() aborts
 // the COPY on the server. A reader given up on cancels the statement and drops the
 // rest. The connection stays usable in every case.
 #pragma once
@@ -105,6 +105,12 @@ public:
                 bool first = !std::exchange(submitted_, true);
                 impl_->on_strand([task = task_, op = op_, first, fn = std::move(fn),
                                   c = std::move(c)](connection_impl& impl) mutable {
+                    if (task->busy()) {  // one request at a time: the pending one is kept
+                        diagnostics d;
+                        d.message = "a request is already pending on this COPY";
+                        return complete_on_executor(std::move(c), impl.strand(), make_error_code(errc::invalid_argument),
+                                                    std::uint64_t{0}, std::move(d));
+                    }
                     fn(*task, std::move(c));
                     if (task->over() || task->ended()) return task->deliver();
                     if (first) impl.submit(op, false);
@@ -143,8 +149,10 @@ private:
 ///     co_await in.write("1,apple\n2,pear\n");
 ///     std::uint64_t rows = co_await in.finish();
 ///
-/// Data may be cut anywhere (rows need not be whole). Destroying the stream before
-/// finish() completed aborts the COPY on the server: nothing of it is kept.
+/// Data may be cut anywhere (rows need not be whole). Destroying the stream (or
+/// cancelling a write) before finish() aborts the COPY on the server: nothing of it is
+/// kept. Once finish() has sent the end of the data, the outcome is the server's: a
+/// cancelled finish() still completes with it (rows loaded, or the error).
 class copy_in_stream {
     // (Defined first: the members below use their deduced return types.)
     template <class Style, class Token>
@@ -164,13 +172,13 @@ public:
         : h_(std::move(impl), std::move(sql), detail::copy_task::direction::in) {}
 
     /// Sends `data`; returns its size once it has gone out (`data` must stay valid until
-    /// then). Throws pgcoro::error: the server's (a failed COPY statement, or a row it
-    /// refused early), errc::connection_broken.
+    /// then). Throws pgcoro::error: the server's (a failed COPY statement; a refused row
+    /// is usually reported by finish()), errc::connection_broken.
     boost::asio::awaitable<std::uint64_t> write(std::string_view data) {
         return async_write_impl(data, detail::exception_style{}, boost::asio::use_awaitable);
     }
     /// Ends the data; returns the rows the server loaded. Throws pgcoro::error with the
-    /// server's diagnostics (`where` names the line: "COPY items, line 3").
+    /// server's diagnostics (`context` names the line: "COPY items, line 3").
     boost::asio::awaitable<std::uint64_t> finish() {
         return async_finish_impl(detail::exception_style{}, boost::asio::use_awaitable);
     }

@@ -25,7 +25,7 @@ namespace pgcoro {
 ///     for (auto& batch : source) co_await w.write(batch);
 ///     std::uint64_t rows = co_await w.finish();
 ///
-/// Destroying the writer before finish() completed aborts the COPY: nothing is loaded.
+/// Destroying the writer before finish() aborts the COPY: nothing is loaded.
 template <class T>
 class copy_writer {
 public:

@@ -156,6 +156,13 @@ private:
                 bool first = !std::exchange(submitted_, true);
                 impl_->on_strand([task = task_, op = op_, rows, limit = batch_, first,
                                   c = std::move(c)](detail::connection_impl& impl) mutable {
+                    if (task->reading()) {  // one read at a time: the pending one is kept
+                        diagnostics d;
+                        d.message = "a read is already pending on this stream";
+                        return detail::complete_on_executor(std::move(c), impl.strand(),
+                                                            make_error_code(errc::invalid_argument), std::size_t{0},
+                                                            std::move(d));
+                    }
                     task->read(rows, limit, std::move(c));
                     if (task->over()) return task->deliver();
                     if (first) impl.submit(op, false);

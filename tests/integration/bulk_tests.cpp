@@ -298,3 +298,27 @@ TEST_CASE("raw COPY both ways, chunks cut anywhere; an early stop; others held m
         CHECK(v25 == "idle");
     });
 }
+
+TEST_CASE("a second read while one is pending is refused; the first goes on", "[stream]") {
+    run([](asio::io_context&) -> asio::awaitable<void> {
+        auto c = co_await connect();
+        auto s = c.stream<int>("select i from generate_series(1, 10) i");
+        std::vector<int> a, b;
+        boost::system::error_code first_ec, second_ec;
+        std::size_t first_n = 0;
+        int done = 0;
+        s.async_read(a, [&](boost::system::error_code ec, std::size_t n) { first_ec = ec; first_n = n; ++done; });
+        s.async_read(b, [&](boost::system::error_code ec, std::size_t) { second_ec = ec; ++done; });
+        asio::steady_timer t(co_await asio::this_coro::executor);
+        while (done < 2) {
+            t.expires_after(std::chrono::milliseconds(5));
+            co_await t.async_wait(asio::use_awaitable);
+        }
+        CHECK(second_ec == errc::invalid_argument);
+        CHECK(!first_ec);
+        CHECK(first_n > 0);
+        std::size_t rest = first_n;
+        while (std::size_t n = co_await s.read(a)) rest += n;
+        CHECK(rest == 10);
+    });
+}

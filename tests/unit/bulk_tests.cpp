@@ -106,6 +106,7 @@ struct bulk_wire {
         return s->copy_out_closing ? -1 : 0;
     }
     static void free_copy_data(char* p) noexcept { std::free(p); }
+    bool bad() { return s->eof; }
     std::string error_message() { return s->eof ? "server closed the connection unexpectedly" : ""; }
 
     static ExecStatusType status(const result_type& r) { return r->status; }
@@ -437,4 +438,46 @@ TEST_CASE("COPY targets: table, columns, quoted names, a query", "[bulk][copy]")
     CHECK(all.relation == "\"My Table\"");
     CHECK(all.columns.empty());
     CHECK_THROWS_AS(copy_target::parse("items (a, b"), pgcoro::error);
+}
+
+TEST_CASE("review fixes: no cancel once drained, reading while COPY in waits, header flags", "[bulk]") {
+    auto s = std::make_shared<bulk_server>();
+    bulk_wire w{s};
+    encoded_params p;
+    row_stream_machine<bulk_wire> m(w);
+    m.begin("q", p, 1);
+    s->pending.push_back(bulk_result{PGRES_SINGLE_TUPLE, 1});
+    s->pending.push_back(bulk_result{PGRES_TUPLES_OK, 0});
+    s->pending.push_back(std::nullopt);
+    s->pending.push_back(bulk_result{PGRES_PIPELINE_SYNC});
+    s->arrive();
+    row_sink sink;
+    sink.room = 1;
+    m.on_readable(sink);
+    m.abandon();          // the consumer leaves with the end already buffered
+    m.advance(sink);      // drained
+    CHECK(m.done());
+    CHECK(!m.take_cancel_request());  // so no cancel goes out to hit the next statement
+
+    copy_machine<bulk_wire> c(w, copy_machine<bulk_wire>::direction::in);
+    data_sink ds;
+    c.begin("COPY t FROM STDIN");
+    s->pending.push_back(bulk_result{PGRES_COPY_IN});
+    s->arrive();
+    c.on_readable(ds);
+    REQUIRE(c.copying());
+    CHECK(!c.wants_read(ds));
+    s->unflushed = 1;
+    CHECK(c.put("x"));
+    CHECK(c.wants_write());
+    CHECK(c.wants_read(ds));  // while the socket is full, notices are read so it drains
+
+    std::string data;
+    append_copy_header(data);
+    data[11] = 1;  // flag bit 16+ (OIDs included): not a format pgcoro reads
+    column_types<std::int64_t> types;
+    types.oid = {oids::int8};
+    copy_row_parser<std::int64_t> parser(types);
+    std::vector<std::int64_t> out;
+    CHECK_THROWS_AS(parser.parse(data, out), pgcoro::error);
 }

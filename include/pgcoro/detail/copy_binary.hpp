@@ -151,6 +151,8 @@ public:
         data_ = data;
         if (!header_seen_) {
             if (data.size() < 19 || data.substr(0, 11) != copy_signature) malformed("no binary COPY header");
+            std::uint32_t flags = read_be<std::uint32_t>(data.data() + 11);
+            if (flags & 0xffff0000u) malformed("unknown header flags (OIDs included?)");
             std::int32_t ext = read_be<std::int32_t>(data.data() + 15);
             if (ext < 0 || data.size() < 19 + static_cast<std::size_t>(ext)) malformed("bad header extension");
             pos_ = 19 + static_cast<std::size_t>(ext);

@@ -93,6 +93,10 @@ public:
     /// Moves on with what libpq has buffered.
     template <class Sink>
     void advance(Sink& sink) {
+        if (phase_ == phase::copying && dir_ == direction::in) {
+            wire_->is_busy();  // lets libpq handle what was read (notices; an early error)
+            return;
+        }
         if (phase_ == phase::starting) read_start();
         if (phase_ == phase::copying && dir_ == direction::out) read_data(sink);
         if (phase_ == phase::finishing) read_outcome();
@@ -128,11 +132,14 @@ public:
     template <class Sink>
     bool wants_read(Sink& sink) const {
         if (finished() || phase_ == phase::idle) return false;
-        if (phase_ == phase::copying) return dir_ == direction::out && (abandoned_ || sink.wants_data());
+        // COPY in with libpq's buffer not yet out: read too, so notices the server sends
+        // meanwhile (a trigger's RAISE NOTICE per row) cannot fill the socket and stall it.
+        if (phase_ == phase::copying) return dir_ == direction::out ? abandoned_ || sink.wants_data() : need_flush_;
         return true;
     }
     bool wants_write() const noexcept { return !finished() && phase_ != phase::idle && need_flush_; }
-    bool take_cancel_request() noexcept { return std::exchange(cancel_wanted_, false); }
+    /// True once, and only while the statement still runs.
+    bool take_cancel_request() noexcept { return std::exchange(cancel_wanted_, false) && !finished(); }
     bool hit_by_cancel() const noexcept { return hit_by_cancel_; }
     /// "COPY n": rows copied (in or out).
     std::uint64_t rows() const noexcept { return rows_; }

@@ -9,6 +9,7 @@
 
 #include <boost/asio/error.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -56,9 +57,15 @@ public:
     void abandon(const char* why = "the client abandoned the COPY") {
         abandoned_ = true;
         abandon_reason_ = why;
-        if (machine_) machine_->abandon(why);
-        if (handler_) complete(boost::asio::error::operation_aborted, 0, "the COPY was abandoned");
+        if (machine_ && !lost_) machine_->abandon(why);  // once lost, the connection is gone
+        // Past the end of the data the outcome is the server's: a finish() waiting for it
+        // gets it (rows loaded, or the error), never a misleading operation_aborted.
+        if (handler_ && !(req_ == request::finish && ended_copy_))
+            complete(boost::asio::error::operation_aborted, 0, "the COPY was abandoned");
     }
+
+    /// A request is pending (one at a time).
+    bool busy() const noexcept { return static_cast<bool>(handler_); }
 
     /// Over (or never ran): requests are answered at once by deliver().
     bool over() const noexcept { return lost_ || (machine_ && machine_->finished()); }
@@ -82,7 +89,12 @@ public:
         sink s{this};
         machine_->advance(s);
         if (!handler_ || !machine_->copying()) return;
-        if (req_ == request::write && !written_ && machine_->put(pending_)) written_ = true;
+        // In pieces of at most 1 MiB: libpq takes an int length, and its buffer stays small.
+        while (req_ == request::write && put_ < pending_.size()) {
+            std::size_t n = std::min<std::size_t>(pending_.size() - put_, 1 << 20);
+            if (!machine_->put(pending_.substr(put_, n))) break;
+            put_ += n;
+        }
         if (req_ == request::finish && !ended_copy_ && machine_->end()) ended_copy_ = true;
     }
     bool wants_read() const override {
@@ -113,7 +125,7 @@ public:
         }
         switch (req_) {
         case request::write:
-            if (written_ && !machine_->wants_write()) return complete({}, pending_.size(), {});
+            if (put_ == pending_.size() && !machine_->wants_write()) return complete({}, pending_.size(), {});
             if (over_now) return fail_now();  // the server ended the COPY: its error says why
             return;
         case request::finish:
@@ -155,7 +167,7 @@ private:
     void start_request(Handler&& h, request r) {
         handler_.emplace(std::forward<Handler>(h));
         req_ = r;
-        written_ = false;
+        put_ = 0;
     }
 
     void fail_now() {
@@ -184,7 +196,7 @@ private:
     inline_handler<copy_completion_signature, connection_strand> handler_;
     request req_ = request::none;
     std::string_view pending_;
-    bool written_ = false;
+    std::size_t put_ = 0;  // bytes of pending_ handed to libpq
     bool ended_copy_ = false;
     std::string* out_ = nullptr;
     std::size_t limit_ = 1;

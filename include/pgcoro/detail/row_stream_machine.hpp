@@ -61,7 +61,10 @@ public:
     void advance(Sink& sink) {
         while (!finished() && (abandoned_ || sink.wants_rows()) && !wire_->is_busy()) {
             result_type res = wire_->next_result();
-            if (!res) continue;  // the statement's end; its Sync comes next
+            if (!res) {  // the statement's end; its Sync comes next
+                if (wire_->bad()) return fail_wire();  // (libpq idle on a dead connection: no spin)
+                continue;
+            }
             ExecStatusType st = Wire::status(res);
             if (st == PGRES_PIPELINE_SYNC) {
                 done_ = true;
@@ -120,7 +123,8 @@ public:
     }
     bool wants_write() const noexcept { return started_ && !finished() && need_flush_; }
     /// True once: send a cancel request for the query.
-    bool take_cancel_request() noexcept { return std::exchange(cancel_wanted_, false); }
+    /// True once, and only while the query still runs (drained already: no cancel).
+    bool take_cancel_request() noexcept { return std::exchange(cancel_wanted_, false) && !finished(); }
     bool hit_by_cancel() const noexcept { return hit_by_cancel_; }
     bool abandoned() const noexcept { return abandoned_; }
     /// The server's error, the first one.

@@ -41,7 +41,7 @@ public:
     /// query (when it runs) is cancelled and drained.
     void abandon() {
         abandoned_ = true;
-        if (machine_) machine_->abandon();
+        if (machine_ && !lost_) machine_->abandon();  // once lost, the connection is gone
         if (reader_) finish_read(boost::asio::error::operation_aborted, "the stream was cancelled");
     }
 
@@ -128,6 +128,7 @@ private:
     };
 
     bool take(const PGresult* r) {
+        row_ec_.clear();
         try {
             if (!types_) {
                 check_row_type<T>(r);
@@ -142,11 +143,19 @@ private:
         } catch (const pgcoro::error& e) {
             row_ec_ = e.code();
             row_diag_ = e.diagnostics();
-            row_error_ = types_ ? "row " + std::to_string(row_number_) + " of the stream: " + row_diag_.message
-                                : row_diag_.message;
-            return false;
+        } catch (const std::exception& e) {  // a user decoder's own exception, or bad_alloc
+            row_ec_ = make_error_code(errc::decode_error);
+            row_diag_ = diagnostics();
+            row_diag_.message = e.what();
+        } catch (...) {
+            row_ec_ = make_error_code(errc::decode_error);
+            row_diag_ = diagnostics();
+            row_diag_.message = "a row could not be decoded";
         }
-        return true;
+        if (!row_ec_) return true;
+        row_error_ = types_ ? "row " + std::to_string(row_number_) + " of the stream: " + row_diag_.message
+                            : row_diag_.message;
+        return false;
     }
 
     void finish_read(boost::system::error_code ec, std::string message, bool keep_diag = false) {
