@@ -12,6 +12,8 @@
 //     pipelined, one transaction).
 //
 //   DATABASE_URL=postgresql://... ./pgcoro_bench_bulk [--rows 1000000] [--runs 5] [--quick]
+#include "bench_common.hpp"
+
 #include <pgcoro/pgcoro.hpp>
 
 #include <boost/asio.hpp>
@@ -35,14 +37,7 @@ using clk = std::chrono::steady_clock;
 
 namespace {
 
-struct row {
-    std::int32_t id;
-    std::int64_t amount;
-    std::string name;
-    double score;
-    pgcoro::timestamptz at;
-    bool flag;
-};
+using row = wide_row;
 
 struct item {
     std::int64_t id;
@@ -51,23 +46,7 @@ struct item {
     double price;
 };
 
-std::string stream_sql(long rows) {
-    return "select g::int4, g::int8 * 1000, 'name-' || g, g * 0.5::float8, "
-           "'2026-01-01'::timestamptz + g * interval '1 second', g % 2 = 0 "
-           "from generate_series(1, " + std::to_string(rows) + ") g";
-}
-
-double cpu_seconds() {
-    rusage u{};
-    getrusage(RUSAGE_SELF, &u);
-    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-           static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
-
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v.empty() ? 0 : v[v.size() / 2];
-}
+std::string stream_sql(long rows) { return wide_rows_sql(rows); }
 
 /// Peak resident memory since the last reset (Linux: clear_refs "5" resets VmHWM).
 void reset_peak_memory() { std::ofstream("/proc/self/clear_refs") << "5"; }
@@ -97,11 +76,6 @@ timing timed(Fn&& fn) {
     auto t0 = clk::now();
     fn();
     return {std::chrono::duration<double>(clk::now() - t0).count(), cpu_seconds() - c0};
-}
-
-void die(const char* what, PGconn* c) {
-    std::fprintf(stderr, "%s: %s\n", what, c ? PQerrorMessage(c) : "");
-    std::exit(1);
 }
 
 // ---- streaming ------------------------------------------------------------------------

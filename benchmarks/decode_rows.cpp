@@ -3,6 +3,8 @@
 // PGresult, in the same run; then end to end (query + decode) against blocking libpq.
 //
 //   DATABASE_URL=postgresql://... ./pgcoro_bench_decode [--rows 1000000] [--runs 5]
+#include "bench_common.hpp"
+
 #include <pgcoro/pgcoro.hpp>
 
 #include <boost/asio.hpp>
@@ -17,20 +19,9 @@
 namespace asio = boost::asio;
 using clk = std::chrono::steady_clock;
 
-struct row {
-    std::int32_t id;
-    std::int64_t amount;
-    std::string name;
-    double score;
-    pgcoro::timestamptz at;
-    bool flag;
-};
+using row = wide_row;
 
-static std::string query_sql(long rows) {
-    return "select g::int4, g::int8 * 1000, 'name-' || g, g * 0.5::float8, "
-           "'2026-01-01'::timestamptz + g * interval '1 second', g % 2 = 0 "
-           "from generate_series(1, " + std::to_string(rows) + ") g";
-}
+static std::string query_sql(long rows) { return wide_rows_sql(rows); }
 
 // The baseline: what a careful programmer writes by hand against libpq.
 [[gnu::noinline]] static std::vector<row> raw_decode(const PGresult* r) {

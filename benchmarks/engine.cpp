@@ -13,6 +13,8 @@
 //  4. 256 coroutines looping on one connection: heap allocations (operator new) per
 //     statement in steady state, for use_awaitable and for a plain callback.
 // Client CPU per query is this process's user+system time over the statements.
+#include "bench_common.hpp"
+
 #include <pgcoro/pgcoro.hpp>
 
 #include <boost/asio.hpp>
@@ -45,13 +47,6 @@ using clk = std::chrono::steady_clock;
 
 namespace {
 
-double cpu_seconds() {
-    rusage u{};
-    getrusage(RUSAGE_SELF, &u);
-    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-           static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
-
 struct figure {
     double qps = 0;
     double cpu_us = 0;  // client CPU per query
@@ -68,16 +63,6 @@ figure measure(double seconds, const std::function<long()>& round) {
     double wall = std::chrono::duration<double>(clk::now() - t0).count();
     double cpu = cpu_seconds() - c0;
     return {static_cast<double>(n) / wall, cpu * 1e6 / static_cast<double>(n)};
-}
-
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v.empty() ? 0 : v[v.size() / 2];
-}
-
-void die(const char* what, PGconn* c) {
-    std::fprintf(stderr, "%s: %s\n", what, c ? PQerrorMessage(c) : "");
-    std::exit(1);
 }
 
 // ---- raw libpq ------------------------------------------------------------------------

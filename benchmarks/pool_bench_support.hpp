@@ -2,6 +2,8 @@
 // postgres.js runs, medians, the table and the JSON.
 #pragma once
 
+#include "bench_common.hpp"
+
 #include <libpq-fe.h>
 
 #include <arpa/inet.h>
@@ -27,13 +29,6 @@
 
 using clk = std::chrono::steady_clock;
 
-inline double cpu_seconds(int who = RUSAGE_SELF) {
-    rusage u{};
-    getrusage(who, &u);
-    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-           static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
-
 struct measurement {
     double qps = 0, cpu_us = 0;  // statements per second, client CPU per statement
     long errors = 0;
@@ -45,12 +40,6 @@ struct measurement {
         return m;
     }
 };
-
-inline double median(std::vector<double> v) {
-    if (v.empty()) return 0;
-    std::sort(v.begin(), v.end());
-    return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-}
 
 inline double percentile(std::vector<double>& v, double p) {
     if (v.empty()) return 0;

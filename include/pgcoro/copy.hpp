@@ -15,6 +15,7 @@
 #include <pgcoro/detail/connection_impl.hpp>
 #include <pgcoro/detail/copy_task.hpp>
 #include <pgcoro/detail/operations.hpp>
+#include <pgcoro/detail/task_request.hpp>
 
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -29,41 +30,6 @@
 namespace pgcoro {
 
 namespace detail {
-
-/// A request's (error_code, n, diagnostics) as the caller's completion style.
-template <class Handler, class Style>
-struct copy_completion {
-    using value_type = std::uint64_t;
-    Handler handler;
-    Style style;
-    void operator()(boost::system::error_code ec, std::uint64_t n, diagnostics d) {
-        if (ec) return style.template fail<std::uint64_t>(handler, ec, std::move(d));
-        style.succeed(handler, n);
-    }
-};
-
-inline void abandon_copy(const std::shared_ptr<connection_impl>& impl, std::shared_ptr<copy_task> task,
-                         std::shared_ptr<exec_op> op) {
-    impl->on_strand([task = std::move(task), op = std::move(op)](connection_impl& c) {
-        if (task->ended()) return;
-        task->abandon();
-        c.abandon_exclusive(op);
-    });
-}
-
-/// Cancelling a request abandons the COPY (see copy_task::abandon).
-struct copy_cancel_handler {
-    std::weak_ptr<connection_impl> impl;
-    std::weak_ptr<copy_task> task;
-    std::weak_ptr<exec_op> op;
-    void operator()(boost::asio::cancellation_type_t type) {
-        if (!cancels(type)) return;
-        auto i = impl.lock();
-        auto t = task.lock();
-        auto o = op.lock();
-        if (i && t && o) abandon_copy(i, std::move(t), std::move(o));
-    }
-};
 
 /// What copy_in_stream and copy_out_stream share: the statement, its task, requests.
 class copy_handle {
@@ -96,12 +62,12 @@ public:
     auto request(Style style, Token&& token, Fn fn) {
         return boost::asio::async_initiate<Token, typename Style::template signature<std::uint64_t>>(
             [this](auto handler, Style style, Fn fn) {
-                copy_completion<decltype(handler), Style> c{std::move(handler), style};
+                task_completion<std::uint64_t, decltype(handler), Style> c{std::move(handler), style};
                 if (!impl_ || !task_)
                     return fail_detached(std::move(c), make_error_code(errc::connection_closed),
                                          "the COPY is not open (moved from, default-constructed or abandoned)");
                 auto slot = boost::asio::get_associated_cancellation_slot(c.handler);
-                if (slot.is_connected()) slot.template emplace<copy_cancel_handler>(copy_cancel_handler{impl_, task_, op_});
+                if (slot.is_connected()) slot.template emplace<task_cancel_handler<copy_task>>(task_cancel_handler<copy_task>{impl_, task_, op_});
                 bool first = !std::exchange(submitted_, true);
                 impl_->on_strand([task = task_, op = op_, first, fn = std::move(fn),
                                   c = std::move(c)](connection_impl& impl) mutable {
@@ -124,7 +90,7 @@ public:
         if (!impl_) return;
         if (submitted_) {
             try {
-                abandon_copy(impl_, task_, op_);
+                abandon_task(impl_, task_, op_);
             } catch (...) {
                 // Posting failed (out of memory): the connection's own end cleans up.
             }
@@ -259,5 +225,3 @@ public:
 };
 
 }  // namespace pgcoro
-
-PGCORO_FORWARD_ASSOCIATORS(class H PGCORO_COMMA class S, pgcoro::detail::copy_completion<H PGCORO_COMMA S>)

@@ -4,6 +4,7 @@
 #include <pgcoro/detail/connection_impl.hpp>
 #include <pgcoro/detail/operations.hpp>
 #include <pgcoro/detail/stream_task.hpp>
+#include <pgcoro/detail/task_request.hpp>
 #include <pgcoro/error.hpp>
 
 #include <boost/asio/async_result.hpp>
@@ -17,49 +18,6 @@
 
 namespace pgcoro {
 
-namespace detail {
-
-/// A read's (error_code, n, diagnostics) as the caller's completion style.
-template <class Handler, class Style>
-struct stream_read_completion {
-    using value_type = std::size_t;
-    Handler handler;
-    Style style;
-    void operator()(boost::system::error_code ec, std::size_t n, diagnostics d) {
-        if (ec) return style.template fail<std::size_t>(handler, ec, std::move(d));
-        style.succeed(handler, n);
-    }
-};
-
-/// Cancelling a read abandons the stream (the query is cancelled on the server).
-template <class T>
-struct stream_cancel_handler {
-    std::weak_ptr<connection_impl> impl;
-    std::weak_ptr<stream_task<T>> task;
-    std::weak_ptr<exec_op> op;
-    void operator()(boost::asio::cancellation_type_t type);
-};
-
-template <class T>
-void abandon_stream(const std::shared_ptr<connection_impl>& impl, std::shared_ptr<stream_task<T>> task,
-                    std::shared_ptr<exec_op> op) {
-    impl->on_strand([task = std::move(task), op = std::move(op)](connection_impl& c) {
-        if (task->ended()) return;
-        task->abandon();
-        c.abandon_exclusive(op);
-    });
-}
-
-template <class T>
-void stream_cancel_handler<T>::operator()(boost::asio::cancellation_type_t type) {
-    if (!cancels(type)) return;
-    auto i = impl.lock();
-    auto t = task.lock();
-    auto o = op.lock();
-    if (i && t && o) abandon_stream(i, std::move(t), std::move(o));
-}
-
-}  // namespace detail
 
 /// The rows of one query, read in batches: `connection::stream<T>(sql, args...)`.
 ///
@@ -146,13 +104,13 @@ private:
     auto async_read_impl(std::vector<T>& rows, Style style, Token&& token) {
         return boost::asio::async_initiate<Token, typename Style::template signature<std::size_t>>(
             [this](auto handler, std::vector<T>* rows, Style style) {
-                detail::stream_read_completion<decltype(handler), Style> c{std::move(handler), style};
+                detail::task_completion<std::size_t, decltype(handler), Style> c{std::move(handler), style};
                 if (!impl_ || !task_) return detail::fail_detached(std::move(c), make_error_code(errc::connection_closed),
                                                                    "the stream is not open (moved from or default-constructed)");
                 auto slot = boost::asio::get_associated_cancellation_slot(c.handler);
                 if (slot.is_connected())
-                    slot.template emplace<detail::stream_cancel_handler<T>>(
-                        detail::stream_cancel_handler<T>{impl_, task_, op_});
+                    slot.template emplace<detail::task_cancel_handler<detail::stream_task<T>>>(
+                        detail::task_cancel_handler<detail::stream_task<T>>{impl_, task_, op_});
                 bool first = !std::exchange(submitted_, true);
                 impl_->on_strand([task = task_, op = op_, rows, limit = batch_, first,
                                   c = std::move(c)](detail::connection_impl& impl) mutable {
@@ -174,7 +132,7 @@ private:
     void abandon() noexcept {
         if (!impl_ || !submitted_) return;
         try {
-            detail::abandon_stream(impl_, task_, op_);
+            detail::abandon_task(impl_, task_, op_);
         } catch (...) {
             // Posting failed (out of memory): the connection's own end cleans up.
         }
@@ -190,5 +148,3 @@ private:
 };
 
 }  // namespace pgcoro
-
-PGCORO_FORWARD_ASSOCIATORS(class H PGCORO_COMMA class S, pgcoro::detail::stream_read_completion<H PGCORO_COMMA S>)

@@ -74,17 +74,7 @@ void check_copy_columns(const PGresult* r) {
         throw pgcoro::error(make_error_code(errc::column_count_mismatch),
                             "the COPY names " + std::to_string(have) + " column(s) but " + cpp_type_name<T>() +
                                 " has " + std::to_string(want));
-    if constexpr (is_scalar_row<T>) {
-        check_copy_column<T>(r, 0);
-    } else if constexpr (is_tuple<T>::value) {
-        [&]<std::size_t... I>(std::index_sequence<I...>) {
-            (check_copy_column<std::tuple_element_t<I, T>>(r, static_cast<int>(I)), ...);
-        }(std::make_index_sequence<std::tuple_size_v<T>>{});
-    } else {
-        [&]<std::size_t... I>(std::index_sequence<I...>) {
-            (check_copy_column<boost::pfr::tuple_element_t<I, T>>(r, static_cast<int>(I)), ...);
-        }(std::make_index_sequence<boost::pfr::tuple_size_v<T>>{});
-    }
+    for_each_field_type<T>([&]<class F>(int col) { check_copy_column<F>(r, col); });
 }
 
 template <class F>
@@ -119,17 +109,7 @@ void append_copy_row(std::string& out, const T& v, std::uint64_t row) {
     std::size_t at = out.size();
     try {
         write_be<std::int16_t>(out, static_cast<std::int16_t>(row_width<T>()));
-        if constexpr (is_scalar_row<T>) {
-            append_copy_field(out, v, row, 0);
-        } else if constexpr (is_tuple<T>::value) {
-            [&]<std::size_t... I>(std::index_sequence<I...>) {
-                (append_copy_field(out, std::get<I>(v), row, static_cast<int>(I)), ...);
-            }(std::make_index_sequence<std::tuple_size_v<T>>{});
-        } else {
-            [&]<std::size_t... I>(std::index_sequence<I...>) {
-                (append_copy_field(out, boost::pfr::get<I>(v), row, static_cast<int>(I)), ...);
-            }(std::make_index_sequence<boost::pfr::tuple_size_v<T>>{});
-        }
+        for_each_field(v, [&](const auto& field, int col) { append_copy_field(out, field, row, col); });
     } catch (...) {
         out.resize(at);
         throw;
@@ -215,17 +195,7 @@ private:
     }
 
     void read_into(T& out) {
-        if constexpr (is_scalar_row<T>) {
-            field(out, 0);
-        } else if constexpr (is_tuple<T>::value) {
-            [&]<std::size_t... I>(std::index_sequence<I...>) {
-                (field(std::get<I>(out), static_cast<int>(I)), ...);
-            }(std::make_index_sequence<std::tuple_size_v<T>>{});
-        } else {
-            [&]<std::size_t... I>(std::index_sequence<I...>) {
-                (field(boost::pfr::get<I>(out), static_cast<int>(I)), ...);
-            }(std::make_index_sequence<boost::pfr::tuple_size_v<T>>{});
-        }
+        for_each_field(out, [this](auto& f, int col) { field(f, col); });
     }
 
     column_types<T> types_;

@@ -20,7 +20,7 @@ namespace pgcoro::detail {
 /// The completion of one request: (error_code, bytes or rows, diagnostics).
 using copy_completion_signature = void(boost::system::error_code, std::uint64_t, diagnostics);
 
-class copy_task final : public exclusive_task {
+class copy_task final : public machine_task<copy_machine<pq_wire>> {
 public:
     using machine = copy_machine<pq_wire>;
     using direction = machine::direction;
@@ -79,12 +79,10 @@ public:
         machine_->begin(op.sql);
         if (abandoned_) machine_->abandon(abandon_reason_);
     }
-    bool started() const override { return machine_.has_value(); }
     void on_readable() override {
         sink s{this};
         machine_->on_readable(s);
     }
-    void on_writable() override { machine_->on_writable(); }
     void advance() override {
         sink s{this};
         machine_->advance(s);
@@ -101,38 +99,21 @@ public:
         sink s{const_cast<copy_task*>(this)};
         return machine_->wants_read(s);
     }
-    bool wants_write() const override { return machine_->wants_write(); }
-    bool take_cancel_request() override { return machine_->take_cancel_request(); }
-    bool finished() const override { return machine_->finished(); }
-    const std::string& broken() const override { return machine_->broken(); }
-    bool hit_by_cancel() const override { return machine_->hit_by_cancel(); }
-
-    void on_lost(boost::system::error_code ec, diagnostics d) override {
-        lost_ = true;
-        if (!ec_) {
-            ec_ = ec;
-            diag_ = std::move(d);
-        }
-    }
-
     void deliver() override {
         if (!handler_) return;
         if (ended_) return complete({}, 0, {});
         bool over_now = over();
-        if (over_now && machine_ && !ec_ && machine_->error()) {
-            ec_ = machine_->error();
-            diag_ = std::move(machine_->error_diagnostics());
-        }
+        if (over_now) take_machine_error();
         switch (req_) {
         case request::write:
-            if (put_ == pending_.size() && !machine_->wants_write()) return complete({}, pending_.size(), {});
+            if (machine_ && put_ == pending_.size() && !machine_->wants_write()) return complete({}, pending_.size(), {});
             if (over_now) return fail_now();  // the server ended the COPY: its error says why
             return;
         case request::finish:
             if (!over_now) return;
             ended_ = true;
             if (ec_) return fail_now();
-            return complete({}, machine_->rows(), {});
+            return complete({}, rows(), {});
         case request::none:
             return;
         case request::read: {
@@ -191,8 +172,6 @@ private:
 
     connection_strand strand_;
     direction dir_;
-    pq_wire wire_{};
-    std::optional<machine> machine_;
     inline_handler<copy_completion_signature, connection_strand> handler_;
     request req_ = request::none;
     std::string_view pending_;
@@ -203,10 +182,7 @@ private:
     std::size_t filled_ = 0;
     bool abandoned_ = false;
     const char* abandon_reason_ = "the client abandoned the COPY";
-    bool lost_ = false;
     bool ended_ = false;
-    boost::system::error_code ec_;
-    diagnostics diag_;
 };
 
 }  // namespace pgcoro::detail

@@ -12,7 +12,9 @@
 
 #include <boost/system/error_code.hpp>
 
+#include <optional>
 #include <string>
+#include <utility>
 
 namespace pgcoro::detail {
 
@@ -42,6 +44,43 @@ struct exclusive_task {
     virtual void on_lost(boost::system::error_code ec, diagnostics d) = 0;
     /// Completes the consumer's request if its answer is ready.
     virtual void deliver() = 0;
+};
+
+/// The members every task answers from its machine alone (a row_stream_machine or a
+/// copy_machine over pq_wire), and what it keeps once the connection is lost.
+template <class Machine>
+class machine_task : public exclusive_task {
+public:
+    bool started() const override { return machine_.has_value(); }
+    void on_writable() override { machine_->on_writable(); }
+    bool wants_write() const override { return machine_->wants_write(); }
+    bool take_cancel_request() override { return machine_->take_cancel_request(); }
+    bool finished() const override { return machine_->finished(); }
+    const std::string& broken() const override { return machine_->broken(); }
+    bool hit_by_cancel() const override { return machine_->hit_by_cancel(); }
+
+    void on_lost(boost::system::error_code ec, diagnostics d) override {
+        lost_ = true;  // from here on the machine (and its PGconn) is never touched
+        if (!ec_) {
+            ec_ = ec;
+            diag_ = std::move(d);
+        }
+    }
+
+protected:
+    /// The machine's first error, once it is over (kept for the consumer).
+    void take_machine_error() {
+        if (machine_ && !lost_ && !ec_ && machine_->error()) {
+            ec_ = machine_->error();
+            diag_ = std::move(machine_->error_diagnostics());
+        }
+    }
+
+    pq_wire wire_{};
+    std::optional<Machine> machine_;
+    bool lost_ = false;
+    boost::system::error_code ec_;
+    diagnostics diag_;
 };
 
 }  // namespace pgcoro::detail

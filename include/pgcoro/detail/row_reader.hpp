@@ -122,6 +122,38 @@ constexpr int row_width() {
     else return static_cast<int>(boost::pfr::tuple_size_v<T>);
 }
 
+/// Calls `f.template operator()<F>(index)` for each field type F of row type T, in order.
+template <class T, class F>
+void for_each_field_type(F&& f) {
+    if constexpr (is_scalar_row<T>) {
+        f.template operator()<T>(0);
+    } else if constexpr (is_tuple<T>::value) {
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
+            (f.template operator()<std::tuple_element_t<I, T>>(static_cast<int>(I)), ...);
+        }(std::make_index_sequence<std::tuple_size_v<T>>{});
+    } else {
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
+            (f.template operator()<boost::pfr::tuple_element_t<I, T>>(static_cast<int>(I)), ...);
+        }(std::make_index_sequence<boost::pfr::tuple_size_v<T>>{});
+    }
+}
+
+/// Calls `f(field, index)` for each field of a row object (a scalar is its own field).
+template <class T, class F>
+void for_each_field(T& row, F&& f) {
+    if constexpr (is_scalar_row<std::remove_const_t<T>>) {
+        f(row, 0);
+    } else if constexpr (is_tuple<std::remove_const_t<T>>::value) {
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
+            (f(std::get<I>(row), static_cast<int>(I)), ...);
+        }(std::make_index_sequence<std::tuple_size_v<std::remove_const_t<T>>>{});
+    } else {
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
+            (f(boost::pfr::get<I>(row), static_cast<int>(I)), ...);
+        }(std::make_index_sequence<boost::pfr::tuple_size_v<std::remove_const_t<T>>>{});
+    }
+}
+
 template <class T>
 void check_row_type(const PGresult* r) {
     static_assert(is_scalar_row<T> || is_tuple<T>::value || is_struct_row<T>,
@@ -132,17 +164,7 @@ void check_row_type(const PGresult* r) {
         throw pgcoro::error(make_error_code(errc::column_count_mismatch),
                             "the result has " + std::to_string(have) + " column(s) but " +
                                 cpp_type_name<T>() + " takes " + std::to_string(want));
-    if constexpr (is_scalar_row<T>) {
-        check_column<T>(r, 0);
-    } else if constexpr (is_tuple<T>::value) {
-        [&]<std::size_t... I>(std::index_sequence<I...>) {
-            (check_column<std::tuple_element_t<I, T>>(r, static_cast<int>(I)), ...);
-        }(std::make_index_sequence<std::tuple_size_v<T>>{});
-    } else {
-        [&]<std::size_t... I>(std::index_sequence<I...>) {
-            (check_column<boost::pfr::tuple_element_t<I, T>>(r, static_cast<int>(I)), ...);
-        }(std::make_index_sequence<boost::pfr::tuple_size_v<T>>{});
-    }
+    for_each_field_type<T>([&]<class F>(int col) { check_column<F>(r, col); });
 }
 
 /// The OIDs of a result's columns, looked up once (a row type has at most a few dozen).

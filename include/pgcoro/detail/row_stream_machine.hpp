@@ -48,6 +48,8 @@ public:
         need_flush_ = r == 1;
     }
 
+    void on_writable() { flush(); }
+
     /// The socket is readable: read what is there, then advance().
     template <class Sink>
     void on_readable(Sink& sink) {

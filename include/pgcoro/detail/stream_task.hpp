@@ -21,7 +21,7 @@ namespace pgcoro::detail {
 using stream_read_signature = void(boost::system::error_code, std::size_t, diagnostics);
 
 template <class T>
-class stream_task final : public exclusive_task {
+class stream_task final : public machine_task<row_stream_machine<pq_wire>> {
 public:
     stream_task(connection_strand strand, int chunk_rows) : strand_(std::move(strand)), chunk_(chunk_rows) {}
 
@@ -58,7 +58,6 @@ public:
         machine_->begin(op.sql, op.params, chunk_);
         if (abandoned_) machine_->abandon();
     }
-    bool started() const override { return machine_.has_value(); }
     /// Called from the socket wait's own handler (no wait is armed): reads on while the
     /// socket has more and the batch has room, so one completion carries many reads' rows.
     /// (Reading while a wait is armed could drain the socket under it, and an
@@ -71,7 +70,6 @@ public:
             if (filled_ == before || !machine_->wants_read(s)) break;
         }
     }
-    void on_writable() override { machine_->flush(); }
     void advance() override {
         sink s{this};
         machine_->advance(s);
@@ -80,20 +78,6 @@ public:
         sink s{const_cast<stream_task*>(this)};
         return machine_->wants_read(s);
     }
-    bool wants_write() const override { return machine_->wants_write(); }
-    bool take_cancel_request() override { return machine_->take_cancel_request(); }
-    bool finished() const override { return machine_->finished(); }
-    const std::string& broken() const override { return machine_->broken(); }
-    bool hit_by_cancel() const override { return machine_->hit_by_cancel(); }
-
-    void on_lost(boost::system::error_code ec, diagnostics d) override {
-        lost_ = true;
-        if (!ec_) {
-            ec_ = ec;
-            diag_ = std::move(d);
-        }
-    }
-
     void deliver() override {
         if (!reader_) return;
         if (ended_) return finish_read({}, {});
@@ -110,10 +94,7 @@ public:
             diag_.message = row_error_;
         }
         if (lost_ || (machine_ && machine_->finished())) {
-            if (machine_ && !ec_ && machine_->error()) {
-                ec_ = machine_->error();
-                diag_ = std::move(machine_->error_diagnostics());
-            }
+            take_machine_error();
             ended_ = true;
             if (ec_) return finish_read(ec_, diag_.message, true);
             return finish_read({}, {});
@@ -172,8 +153,6 @@ private:
 
     connection_strand strand_;  // where a read without an executor of its own completes
     int chunk_;
-    pq_wire wire_{};
-    std::optional<row_stream_machine<pq_wire>> machine_;
     inline_handler<stream_read_signature, connection_strand> reader_;
     std::vector<T>* out_ = nullptr;
     std::size_t limit_ = 1;
@@ -181,10 +160,7 @@ private:
     std::size_t row_number_ = 0;
     std::optional<column_types<T>> types_;
     bool abandoned_ = false;
-    bool lost_ = false;
     bool ended_ = false;
-    boost::system::error_code ec_;
-    diagnostics diag_;
     boost::system::error_code row_ec_;
     diagnostics row_diag_;
     std::string row_error_;
