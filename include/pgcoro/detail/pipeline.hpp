@@ -50,7 +50,7 @@ enum class op_kind : std::uint8_t {
     script,     ///< several statements, simple query protocol, outside pipeline mode
     internal,   ///< pgcoro's own statement (DEALLOCATE of an evicted one): nobody waits
     settle,     ///< a bare Sync, to settle delivered cancel requests before a script
-    exclusive,  ///< a COPY or a row stream: the driver runs it alone, outside pipeline mode
+    exclusive,  ///< a COPY or a row stream: the driver runs it alone (a COPY outside pipeline mode)
 };
 
 /// The pipeline's part of an op. The driver's op type derives from it (adding the
@@ -167,7 +167,7 @@ public:
         release_held();  // a script may be waiting for cancels to settle
     }
 
-    /// The op the driver runs alone now (pipeline mode is off), or null. The driver gives
+    /// The op the driver runs alone now, or null. The driver gives
     /// the connection back with end_exclusive().
     const op_ptr& exclusive_op() const noexcept { return exclusive_; }
 
@@ -182,8 +182,7 @@ public:
     /// held behind it.
     void end_exclusive(bool hit_by_cancel) {
         if (!exclusive_ || !live()) return;
-        auto op = std::move(exclusive_);
-        exclusive_.reset();
+        auto op = std::move(exclusive_);  // (leaves exclusive_ null)
         if (hit_by_cancel) cancels_.take_hit();
         cancels_.settle(op->seq);
         if (!inflight_.empty() && inflight_.front() == op) inflight_.pop_front();
