@@ -4,7 +4,9 @@
 //
 //   DATABASE_URL=postgresql://... ./pgcoro_bench_pool [--seconds 1] [--runs 5]
 //       [--connections 4,16] [--callers 4,64,256,10000] [--json out.json]
-//       [--postgresjs DIR] [--pgbench PATH] [--quick] [--only-pgcoro]
+//       [--postgresjs DIR] [--pgbench PATH] [--quick] [--depth D]
+//       [--only-pgcoro | --only-raw]  (profiling: one side, exactly the callers listed,
+//                                      no two-thread or head-of-line part)
 //
 // For each connection count N and caller count C:
 //  - pgcoro: C coroutines on one io_context thread, each looping on pool.query_one;
@@ -115,9 +117,11 @@ int main(int argc, char** argv) {
     run_pgcoro(url, a.connections.front(), a.callers.back(), std::min(a.seconds, 0.5), {1, a.depth, false});
     if (!a.only_pgcoro) run_raw(url, a.connections.front(), a.callers.back(), std::min(a.seconds, 0.5), true);
     for (int n : a.connections) {
-        std::vector<int> callers{n};  // callers = connections: nothing to pipeline
+        // callers = connections (nothing to pipeline) always, unless profiling one side
+        std::vector<int> callers;
+        if (!a.only_pgcoro && !a.only_raw) callers.push_back(n);
         for (int c : a.callers)
-            if (c > n) callers.push_back(c);
+            if (c > n || (c == n && callers.empty())) callers.push_back(c);
         for (int c : callers) {
             series& pg = rep.get("pgcoro", n, c);
             series& raw = rep.get("raw libpq pipelined", n, c);
@@ -143,8 +147,10 @@ int main(int argc, char** argv) {
         }
     }
 
-    // Two io_context threads against one (same shape, interleaved).
-    if (!a.only_raw) {
+    // Two io_context threads against one (same shape, interleaved). --only-* (profiling one
+    // side) skips this and the head-of-line part.
+    bool extras = !a.only_raw && !a.only_pgcoro;
+    if (extras) {
         int n = a.connections.front(), c = std::min(256, a.callers.back());
         series& one = rep.get("pgcoro, 1 thread", n, c);
         series& two = rep.get("pgcoro, 2 threads", n, c);
@@ -159,7 +165,7 @@ int main(int argc, char** argv) {
     }
 
     // Head-of-line blocking: 1 % of statements sleep 20 ms.
-    if (!a.only_raw) {
+    if (extras) {
         int n = a.connections.front(), c = std::min(64, a.callers.back());
         std::vector<double> p50_default, p99_default, p50_one, p99_one;
         for (int r = 0; r < a.runs; ++r) {

@@ -9,7 +9,11 @@
 // libpq >= 17 nothing is flushed until the turn ends (PQsendPipelineSync). With libpq
 // 14-16 every Sync flushes, so from the second op of a turn on the TCP socket is corked
 // (TCP_CORK) and uncorked when the turn ends: the kernel sends the turn in full segments
-// instead of a small packet per statement. A lone statement is sent as it comes.
+// instead of a small packet per statement. A lone statement is sent as it comes. A turn
+// ends when the strand reaches its posted end, or sooner: when a read handler returns,
+// the statements its results set off (callers resumed inline) leave at once, as a raw
+// poll loop would send them, instead of waiting behind every handler queued meanwhile
+// (4 connections, 256 pooled callers: 158 k -> 179 k statements/s, CPU 3.75 -> 3.35 µs).
 #pragma once
 
 #include <pgcoro/detail/cancel.hpp>
@@ -417,16 +421,27 @@ private:
 #endif
     }
 
+    /// A turn ends when the strand gets to the end_turn posted here, or earlier, when the
+    /// read handler that set its statements off returns (flush_turn). One end_turn is
+    /// posted at a time: one still on its way after an early end closes the next turn.
     void open_turn() {
         turn_open_ = true;
+        if (end_turn_posted_) return;
+        end_turn_posted_ = true;
         boost::asio::post(strand_, [self = shared_from_this()] { self->end_turn(); });
     }
 
     void end_turn() {
+        end_turn_posted_ = false;
+        if (!turn_open_) return;  // ended early
+        flush_turn();
+        step();
+    }
+
+    void flush_turn() {
         turn_open_ = false;
         pipe_.flush();
         if (corked_) set_cork(false);
-        step();
     }
 
     void set_cork(bool on) {
@@ -574,6 +589,12 @@ private:
                                  self->pipe_.on_readable();
                              }
                              self->step();
+                             // Statements the results just read set off (callers resumed
+                             // inline above) leave now, as one batch: the server is waiting.
+                             if (self->turn_open_) {
+                                 self->flush_turn();
+                                 self->drive();  // the write wait, if libpq kept bytes back
+                             }
                          });
     }
 
@@ -654,6 +675,7 @@ private:
     bool reading_ = false;
     bool writing_ = false;
     bool turn_open_ = false;
+    bool end_turn_posted_ = false;
     bool completing_now_ = false;
     bool corked_ = false;
     bool can_cork_ = false;
