@@ -284,17 +284,8 @@ private:
     /// that has room, is not near its lifetime and is not stalled (no result for
     /// pipeline_stall_after: a long statement at its head would hold the newcomer back).
     slot* pick(request_kind kind, time_point now) {
-        while (!idle_.empty()) {
-            slot* s = idle_.back();
-            if (now >= s->expires) {
-                close_slot(s, "reached its max_lifetime");
-                continue;
-            }
-            if (!s->conn->is_open()) {
-                close_slot(s, "the connection was broken");
-                continue;
-            }
-            if (now - s->last_used >= probe_after) break;  // provision checks it first
+        // (One idle too long to lend unchecked: provision checks it first.)
+        if (slot* s = newest_idle(now); s && now - s->last_used < probe_after) {
             idle_.pop_back();
             return s;
         }
@@ -355,13 +346,10 @@ private:
         // Connections the waiting requests need: one each, or one per pipeline_depth
         // shared requests.
         std::size_t need = waiting_[0] + (waiting_[1] + cfg_.pipeline_depth - 1) / cfg_.pipeline_depth;
-        while (need > count(slot_status::checking) && !idle_.empty()) {
-            slot* s = idle_.back();
+        while (need > count(slot_status::checking)) {
+            slot* s = newest_idle(now);
+            if (!s) break;
             idle_.pop_back();
-            if (now >= s->expires) {
-                close_unlisted(s, "reached its max_lifetime");
-                continue;
-            }
             set_status(s, slot_status::checking);
             action a;
             a.what = action::type::check;
@@ -402,10 +390,8 @@ private:
             slot* s = idle_[i];
             bool too_long = cfg_.idle_timeout.count() > 0 && slots_.size() > cfg_.min_size &&
                             now - s->last_used > cfg_.idle_timeout;
-            const char* why = now >= s->expires     ? "reached its max_lifetime"
-                              : !s->conn->is_open() ? "the connection was broken"
-                              : too_long            ? "idle longer than idle_timeout"
-                                                    : nullptr;
+            const char* why = unusable(s, now);
+            if (!why && too_long) why = "idle longer than idle_timeout";
             if (why) close_slot(s, why);
             else ++i;
         }
@@ -426,16 +412,30 @@ private:
         return created + cfg_.max_lifetime - std::chrono::milliseconds(jitter);
     }
 
+    /// Why an idle slot must not be lent or checked, or null.
+    const char* unusable(const slot* s, time_point now) const {
+        if (now >= s->expires) return "reached its max_lifetime";
+        if (!s->conn->is_open()) return "the connection was broken";
+        return nullptr;
+    }
+
+    /// The newest idle slot still usable (left in idle_), or null; the unusable ones
+    /// met on the way are closed.
+    slot* newest_idle(time_point now) {
+        while (!idle_.empty()) {
+            slot* s = idle_.back();
+            const char* why = unusable(s, now);
+            if (!why) return s;
+            close_slot(s, why);
+        }
+        return nullptr;
+    }
+
     /// Closes a slot in any status but connecting; its connection goes out in a `close`
     /// action (the driver closes it gracefully when it is open).
     void close_slot(slot* s, const char* why) {
         if (s->status == slot_status::idle) erase(idle_, s);
         if (s->status == slot_status::shared) erase(shared_, s);
-        close_unlisted(s, why);
-    }
-
-    /// close_slot for a slot already out of idle_ / shared_.
-    void close_unlisted(slot* s, const char* why) {
         ++totals_.discarded;
         push_event(pool_event::kind::discarded, why, s->conn ? s->conn->backend_pid() : 0);
         if (s->conn) {
