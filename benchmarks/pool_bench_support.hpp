@@ -178,6 +178,7 @@ struct bench_args {
     std::string json, postgresjs, pgbench = "/usr/lib/postgresql/15/bin/pgbench";
     bool only_pgcoro = false, only_raw = false;  // for profiling one side
     std::size_t depth = 0;  // pgcoro's pipeline_depth; 0: the default
+    int threads = 1;        // pgcoro's io_context threads in the shapes (profiling)
 
     static std::vector<int> list(const char* s) {
         std::vector<int> v;
@@ -208,6 +209,7 @@ struct bench_args {
             else if (k == "--postgresjs") a.postgresjs = v;
             else if (k == "--pgbench") a.pgbench = v;
             else if (k == "--depth") a.depth = static_cast<std::size_t>(std::atoi(v));
+            else if (k == "--threads") a.threads = std::max(1, std::atoi(v));
         }
         if (access(a.pgbench.c_str(), X_OK) != 0) a.pgbench = "pgbench";
         return a;

@@ -4,7 +4,7 @@
 //
 //   DATABASE_URL=postgresql://... ./pgcoro_bench_pool [--seconds 1] [--runs 5]
 //       [--connections 4,16] [--callers 4,64,256,10000] [--json out.json]
-//       [--postgresjs DIR] [--pgbench PATH] [--quick] [--depth D]
+//       [--postgresjs DIR] [--pgbench PATH] [--quick] [--depth D] [--threads T]
 //       [--only-pgcoro | --only-raw]  (profiling: one side, exactly the callers listed,
 //                                      no two-thread or head-of-line part)
 //
@@ -134,7 +134,7 @@ int main(int argc, char** argv) {
                     raw.add(run_raw(url, n, c, a.seconds, true));
                     continue;
                 }
-                pg.add(run_pgcoro(url, n, c, a.seconds, {1, a.depth, false}));
+                pg.add(run_pgcoro(url, n, c, a.seconds, {a.threads, a.depth, false}));
                 if (a.only_pgcoro) continue;
                 raw.add(run_raw(url, n, c, a.seconds, true));
                 if (one) one->add(run_raw(url, n, n, a.seconds, false));
