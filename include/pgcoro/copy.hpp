@@ -31,79 +31,28 @@ namespace pgcoro {
 
 namespace detail {
 
-/// What copy_in_stream and copy_out_stream share: the statement, its task, requests.
+/// What copy_in_stream and copy_out_stream share: the COPY statement, its task, requests
+/// (each completing with the byte or row count: void(error_code, std::uint64_t)).
 class copy_handle {
 public:
     copy_handle() = default;
     copy_handle(std::shared_ptr<connection_impl> impl, std::string sql, copy_task::direction dir)
-        : impl_(std::move(impl)) {
-        if (!impl_) return;
-        op_ = std::make_shared<exec_op>(std::move(sql), encoded_params{}, op_kind::exclusive);
-        task_ = std::make_shared<copy_task>(impl_->strand(), dir);
-        op_->task = task_;
-    }
-    copy_handle(copy_handle&& o) noexcept
-        : impl_(std::move(o.impl_)), op_(std::move(o.op_)), task_(std::move(o.task_)),
-          submitted_(std::exchange(o.submitted_, false)) {}
-    copy_handle& operator=(copy_handle&& o) noexcept {
-        if (this != &o) {
-            abandon();
-            impl_ = std::move(o.impl_);
-            op_ = std::move(o.op_);
-            task_ = std::move(o.task_);
-            submitted_ = std::exchange(o.submitted_, false);
-        }
-        return *this;
-    }
-    ~copy_handle() { abandon(); }
+        : h_(impl, std::make_shared<exec_op>(std::move(sql), encoded_params{}, op_kind::exclusive),
+             impl ? std::make_shared<copy_task>(impl->strand(), dir) : nullptr) {}
 
     /// Starts `fn(task, handler)` on the strand (the statement goes out with the first).
     template <class Style, class Token, class Fn>
     auto request(Style style, Token&& token, Fn fn) {
-        return boost::asio::async_initiate<Token, typename Style::template signature<std::uint64_t>>(
-            [this](auto handler, Style style, Fn fn) {
-                task_completion<std::uint64_t, decltype(handler), Style> c{std::move(handler), style};
-                if (!impl_ || !task_)
-                    return fail_detached(std::move(c), make_error_code(errc::connection_closed),
-                                         "the COPY is not open (moved from, default-constructed or abandoned)");
-                auto slot = boost::asio::get_associated_cancellation_slot(c.handler);
-                if (slot.is_connected()) slot.template emplace<task_cancel_handler<copy_task>>(task_cancel_handler<copy_task>{impl_, task_, op_});
-                bool first = !std::exchange(submitted_, true);
-                impl_->on_strand([task = task_, op = op_, first, fn = std::move(fn),
-                                  c = std::move(c)](connection_impl& impl) mutable {
-                    if (task->busy()) {  // one request at a time: the pending one is kept
-                        diagnostics d;
-                        d.message = "a request is already pending on this COPY";
-                        return complete_on_executor(std::move(c), impl.strand(), make_error_code(errc::invalid_argument),
-                                                    std::uint64_t{0}, std::move(d));
-                    }
-                    fn(*task, std::move(c));
-                    if (task->over() || task->ended()) return task->deliver();
-                    if (first) impl.submit(op, false);
-                });
-            },
-            token, style, std::move(fn));
+        return h_.template request<std::uint64_t>(
+            style, std::forward<Token>(token), "the COPY is not open (moved from, default-constructed or abandoned)",
+            "a request is already pending on this COPY", std::move(fn));
     }
 
     /// Gives up (see copy_task::abandon); never blocks.
-    void abandon() noexcept {
-        if (!impl_) return;
-        if (submitted_) {
-            try {
-                abandon_task(impl_, task_, op_);
-            } catch (...) {
-                // Posting failed (out of memory): the connection's own end cleans up.
-            }
-        }
-        submitted_ = false;
-        impl_.reset();
-    }
+    void abandon() noexcept { h_.abandon(); }
 
 private:
-    std::shared_ptr<connection_impl> impl_;
-    std::shared_ptr<exec_op> op_;
-    std::shared_ptr<copy_task> task_;
-    bool submitted_ = false;
+    task_handle<copy_task> h_;
 };
 
 }  // namespace detail

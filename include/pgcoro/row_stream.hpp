@@ -43,31 +43,10 @@ class row_stream {
 public:
     row_stream() = default;
     row_stream(std::shared_ptr<detail::connection_impl> impl, std::shared_ptr<detail::exec_op> op, int chunk_rows)
-        : impl_(std::move(impl)), op_(std::move(op)) {
-        if (!impl_) return;
-        task_ = std::make_shared<detail::stream_task<T>>(impl_->strand(), chunk_rows);
-        op_->kind = detail::op_kind::exclusive;
-        op_->leaves_pipeline = false;
-        op_->task = task_;
-    }
-    row_stream(row_stream&& o) noexcept
-        : impl_(std::move(o.impl_)), op_(std::move(o.op_)), task_(std::move(o.task_)),
-          submitted_(std::exchange(o.submitted_, false)), batch_(o.batch_) {}
-    row_stream& operator=(row_stream&& o) noexcept {
-        if (this != &o) {
-            abandon();
-            impl_ = std::move(o.impl_);
-            op_ = std::move(o.op_);
-            task_ = std::move(o.task_);
-            submitted_ = std::exchange(o.submitted_, false);
-            batch_ = o.batch_;
-        }
-        return *this;
-    }
-    row_stream(const row_stream&) = delete;
-    row_stream& operator=(const row_stream&) = delete;
-    /// Before the end: cancels the query and drops the rest (never blocks).
-    ~row_stream() { abandon(); }
+        : h_(impl, prepared(std::move(op)),
+             impl ? std::make_shared<detail::stream_task<T>>(impl->strand(), chunk_rows) : nullptr) {}
+    // Moving hands the query over; destroying it before the end cancels the query and
+    // drops the rest (never blocks).
 
     /// Rows per read at most (default 1,000; at least 1). A read completes as soon as it
     /// has rows and no more are buffered, so batches may be smaller.
@@ -102,48 +81,24 @@ public:
 private:
     template <class Style, class Token>
     auto async_read_impl(std::vector<T>& rows, Style style, Token&& token) {
-        return boost::asio::async_initiate<Token, typename Style::template signature<std::size_t>>(
-            [this](auto handler, std::vector<T>* rows, Style style) {
-                detail::task_completion<std::size_t, decltype(handler), Style> c{std::move(handler), style};
-                if (!impl_ || !task_) return detail::fail_detached(std::move(c), make_error_code(errc::connection_closed),
-                                                                   "the stream is not open (moved from or default-constructed)");
-                auto slot = boost::asio::get_associated_cancellation_slot(c.handler);
-                if (slot.is_connected())
-                    slot.template emplace<detail::task_cancel_handler<detail::stream_task<T>>>(
-                        detail::task_cancel_handler<detail::stream_task<T>>{impl_, task_, op_});
-                bool first = !std::exchange(submitted_, true);
-                impl_->on_strand([task = task_, op = op_, rows, limit = batch_, first,
-                                  c = std::move(c)](detail::connection_impl& impl) mutable {
-                    if (task->reading()) {  // one read at a time: the pending one is kept
-                        diagnostics d;
-                        d.message = "a read is already pending on this stream";
-                        return detail::complete_on_executor(std::move(c), impl.strand(),
-                                                            make_error_code(errc::invalid_argument), std::size_t{0},
-                                                            std::move(d));
-                    }
-                    task->read(rows, limit, std::move(c));
-                    if (task->over()) return task->deliver();
-                    if (first) impl.submit(op, false);
-                });
-            },
-            token, &rows, style);
+        return h_.template request<std::size_t>(
+            style, std::forward<Token>(token), "the stream is not open (moved from, default-constructed or cancelled)",
+            "a read is already pending on this stream",
+            [rows = &rows, limit = batch_](detail::stream_task<T>& t, auto c) { t.read(rows, limit, std::move(c)); });
     }
 
-    void abandon() noexcept {
-        if (!impl_ || !submitted_) return;
-        try {
-            detail::abandon_task(impl_, task_, op_);
-        } catch (...) {
-            // Posting failed (out of memory): the connection's own end cleans up.
+    void abandon() noexcept { h_.abandon(); }
+
+    /// The query as a stream runs it: alone on the connection, staying in pipeline mode.
+    static std::shared_ptr<detail::exec_op> prepared(std::shared_ptr<detail::exec_op> op) {
+        if (op) {
+            op->kind = detail::op_kind::exclusive;
+            op->leaves_pipeline = false;
         }
-        submitted_ = false;
-        impl_.reset();
+        return op;
     }
 
-    std::shared_ptr<detail::connection_impl> impl_;
-    std::shared_ptr<detail::exec_op> op_;
-    std::shared_ptr<detail::stream_task<T>> task_;
-    bool submitted_ = false;
+    detail::task_handle<detail::stream_task<T>> h_;
     std::size_t batch_ = 1000;
 };
 

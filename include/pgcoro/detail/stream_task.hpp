@@ -35,7 +35,7 @@ public:
         limit_ = limit == 0 ? 1 : limit;
         filled_ = 0;
     }
-    bool reading() const noexcept { return static_cast<bool>(reader_); }
+    bool busy() const noexcept { return static_cast<bool>(reader_); }
 
     /// The consumer gives up: a pending read completes with operation_aborted, and the
     /// query (when it runs) is cancelled and drained.
