@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Compile time of a translation unit that connects and runs one query<T> into a
-# two-field struct, next to a bare Asio coroutine translation unit (includes
+# two-field struct, including <pgcoro/connection.hpp>, <pgcoro/pool.hpp>,
+# <pgcoro/pgcoro.hpp>, or that and <pgcoro/migrator.hpp> (what pgcoro.hpp cost when it
+# included the migrator), next to a bare Asio coroutine translation unit (includes
 # <boost/asio.hpp>, co_spawns a coroutine awaiting a steady_timer); both
 # `g++ -std=c++20 -O2 -c`. Prints seconds, peak memory and the ratios.
 #   bash benchmarks/compile_time.sh [runs=3]
@@ -22,9 +24,13 @@ int main() {
     io.run();
 }
 CPP
-for header in connection pgcoro; do
+# pgcoro+migrator: what <pgcoro/pgcoro.hpp> cost before the migrator got its own header.
+for header in connection pool pgcoro pgcoro+migrator; do
+includes="#include <pgcoro/${header%+*}.hpp>"
+[ "$header" = "pgcoro+migrator" ] && includes="$includes
+#include <pgcoro/migrator.hpp>"
 cat > "$work/$header.cpp" <<CPP
-#include <pgcoro/$header.hpp>
+$includes
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -59,8 +65,8 @@ measure() {  # file -> "seconds peak_MB" (median of $runs)
 read -r bare_s bare_kb < <(measure "$work/bare.cpp")
 printf '%-40s %8s %10s %8s\n' "translation unit" "seconds" "peak MB" "ratio"
 printf '%-40s %8.1f %10d %8s\n' "bare Asio coroutine" "$bare_s" $((bare_kb / 1024)) "1.00x"
-for header in connection pgcoro; do
+for header in connection pool pgcoro pgcoro+migrator; do
   read -r s kb < <(measure "$work/$header.cpp")
-  printf '%-40s %8.1f %10d %7.2fx\n' "query<T> with <pgcoro/$header.hpp>" "$s" $((kb / 1024)) \
+  printf '%-40s %8.1f %10d %7.2fx\n' "query<T> with $header" "$s" $((kb / 1024)) \
     "$(awk -v a="$s" -v b="$bare_s" 'BEGIN { print a / b }')"
 done

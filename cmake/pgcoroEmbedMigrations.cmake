@@ -8,6 +8,7 @@
 #   auto seeds = embedded_migrations::seeds();        // pgcoro::seed_set (empty without SEEDS)
 #
 # File names are checked when CMake configures: <version>_<name>.up.sql / .down.sql.
+# <target> is linked to pgcoro::migrator (the header needs it).
 # Adding, removing or editing a file regenerates the header on the next build.
 set(_PGCORO_EMBED_SCRIPT "${CMAKE_CURRENT_LIST_DIR}/pgcoro_embed_script.cmake")
 
@@ -59,4 +60,10 @@ function(pgcoro_embed_migrations target dir)
     VERBATIM)
   target_sources(${target} PRIVATE "${header}")
   target_include_directories(${target} PRIVATE "${out_dir}")
+  # The generated header needs the migrator (pgcoro/migration.hpp: checksums, OpenSSL).
+  if(NOT TARGET pgcoro::migrator)
+    message(FATAL_ERROR "pgcoro_embed_migrations: the migrator is not available (pgcoro::migrator needs "
+                        "OpenSSL's crypto: find_package(pgcoro CONFIG REQUIRED COMPONENTS migrator))")
+  endif()
+  target_link_libraries(${target} PRIVATE pgcoro::migrator)
 endfunction()

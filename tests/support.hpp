@@ -3,6 +3,7 @@
 
 #include "catch.hpp"
 
+#include <pgcoro/migrator.hpp>
 #include <pgcoro/pgcoro.hpp>
 
 #include <boost/asio.hpp>

@@ -7,6 +7,7 @@
 //   3  the database refused or a migration failed (the message says which file and line)
 //   4  could not connect
 //   5  timed out waiting for another migrator's lock
+#include <pgcoro/migrator.hpp>
 #include <pgcoro/pgcoro.hpp>
 
 #include <CLI/CLI.hpp>

@@ -6,8 +6,10 @@
 #include <pgcoro/detail/operations.hpp>
 #include <pgcoro/detail/params.hpp>
 #include <pgcoro/detail/row_reader.hpp>
+#include <pgcoro/detail/spawn_completion.hpp>
 #include <pgcoro/error.hpp>
 #include <pgcoro/observer.hpp>
+#include <pgcoro/query_surface.hpp>
 #include <pgcoro/copy.hpp>
 #include <pgcoro/copy_rows.hpp>
 #include <pgcoro/result.hpp>
@@ -54,14 +56,6 @@ class connection;
 
 namespace detail {
 
-/// co_spawn's (exception_ptr, connection) as the token forms' (error_code, connection).
-template <class Handler, class Style>
-struct connect_completion {
-    Handler handler;
-    Style style;
-    void operator()(std::exception_ptr e, connection c);
-};
-
 /// The library's own way in (the pool): a connection from its engine, and back.
 struct connection_access {
     static connection make(std::shared_ptr<connection_impl> impl);
@@ -84,7 +78,9 @@ struct connection_access {
 ///    `(error_code, value)`; pass a `diagnostics&` before the token to get the server's
 ///    diagnostics without exceptions. Callbacks, use_awaitable, use_future, deferred,
 ///    as_tuple, redirect_error, detached and experimental::use_promise all work. The same
-///    rule holds for pool and transaction.
+///    rule holds for pool and transaction: the statement operations (execute, query,
+///    query_one, query_opt, query_result, execute_script, notify) are query_surface's,
+///    shared by all three.
 ///
 /// Executor: the connection runs on its own strand of the executor given to connect();
 /// its member functions may be called from any thread. A completion runs on the
@@ -107,7 +103,7 @@ struct connection_access {
 /// Errors: server errors carry their SQLSTATE (server_category) and diagnostics; client
 /// errors use pgcoro::errc; a broken connection fails every pending operation with
 /// errc::connection_broken, a closed one with errc::connection_closed.
-class connection {
+class connection : public query_surface<connection> {
     using ec_style = detail::error_code_style;
     using ex_style = detail::exception_style;
 
@@ -139,12 +135,12 @@ public:
     /// terminal, partial and total. Errors as connect(); `diag` gets the message.
     template <class Token>
     static auto async_connect(executor_type ex, std::string conninfo, connect_options options, Token&& token) {
-        return async_connect_impl(std::move(ex), std::move(conninfo), std::move(options), ec_style{}, std::forward<Token>(token));
+        return async_connect_impl(std::move(ex), std::move(conninfo), std::move(options), nullptr, std::forward<Token>(token));
     }
     template <class Token>
     static auto async_connect(executor_type ex, std::string conninfo, connect_options options, diagnostics& diag,
                               Token&& token) {
-        return async_connect_impl(std::move(ex), std::move(conninfo), std::move(options), ec_style{&diag},
+        return async_connect_impl(std::move(ex), std::move(conninfo), std::move(options), &diag,
                                   std::forward<Token>(token));
     }
 
@@ -166,47 +162,9 @@ public:
     /// The connection's strand.
     executor_type get_executor() const { return impl_->strand(); }
 
-    // ---- statements: concise coroutine forms --------------------------------------------
-    // Each is async_X(statement(sql, args...), use_awaitable) throwing pgcoro::error.
-
-    /// Sends a notification: `co_await db.notify("jobs", payload)`; see async_notify().
-    boost::asio::awaitable<void> notify(std::string channel, std::string payload) {
-        co_await execute("select pg_notify($1, $2)", channel, payload);
-    }
-
-    /// Runs a statement; returns the rows it affected (or returned, for SELECT).
-    /// Parameters ($1, $2, ...) are sent in binary with their types; std::nullopt or an
-    /// empty std::optional is NULL.
-    template <parameter... Args>
-    boost::asio::awaitable<std::uint64_t> execute(std::string_view sql, const Args&... args) {
-        return run<detail::to_affected_rows>(detail::make_op(sql, args...));
-    }
-
-    /// Runs a query and maps each row onto T: a scalar (one column), a std::tuple or an
-    /// aggregate struct (by position); std::optional<U> wherever NULL may appear. The
-    /// columns are checked against T before any row is read.
-    template <class T, parameter... Args>
-    boost::asio::awaitable<std::vector<T>> query(std::string_view sql, const Args&... args) {
-        return run<detail::to_rows<T>>(detail::make_op(sql, args...));
-    }
-
-    /// Like query, for exactly one row: errc::no_rows or errc::too_many_rows otherwise.
-    template <class T, parameter... Args>
-    boost::asio::awaitable<T> query_one(std::string_view sql, const Args&... args) {
-        return run<detail::to_row<T, true>>(detail::make_op(sql, args...));
-    }
-
-    /// Like query, for zero or one row: errc::too_many_rows for more.
-    template <class T, parameter... Args>
-    boost::asio::awaitable<std::optional<T>> query_opt(std::string_view sql, const Args&... args) {
-        return run<detail::to_row<T, false>>(detail::make_op(sql, args...));
-    }
-
-    /// Runs a statement and returns its raw result (see pgcoro::result).
-    template <parameter... Args>
-    boost::asio::awaitable<result> query_result(std::string_view sql, const Args&... args) {
-        return run<detail::to_result>(detail::make_op(sql, args...));
-    }
+    // ---- statements -----------------------------------------------------------------------
+    // execute, query, query_one, query_opt, query_result, execute_script, notify and their
+    // async_* forms come from query_surface (pgcoro/query_surface.hpp).
 
     /// The rows of a query in batches, in bounded memory (see pgcoro::row_stream): the
     /// query starts with the first read. For results too large to hold at once.
@@ -261,17 +219,6 @@ public:
             detail::batch_initiation<ex_style>{}, boost::asio::use_awaitable, impl_, std::move(statements), ex_style{});
     }
 
-    /// Runs a string of several statements (a migration file, a schema) with the simple
-    /// query protocol: the pipeline drains first, statements called afterwards wait for
-    /// it, in order. Stops at the first error, which it throws; without an explicit
-    /// BEGIN/COMMIT in the text, the whole string is one implicit transaction (so an
-    /// error undoes all of it). No parameters. Returns the rows the last statement
-    /// affected (rows come back in text format in this protocol, so none are returned:
-    /// query them afterwards).
-    boost::asio::awaitable<std::uint64_t> execute_script(std::string sql) {
-        return run<detail::to_affected_rows>(script_op(std::move(sql)));
-    }
-
     /// Waits for the statements in flight, then closes the connection. Operations started
     /// afterwards fail with errc::connection_closed. Cancelling it closes at once.
     boost::asio::awaitable<void> close() {
@@ -279,84 +226,11 @@ public:
             detail::close_initiation<ex_style>{}, boost::asio::use_awaitable, impl_, ex_style{});
     }
 
-    // ---- statements: asynchronous operations (any completion token) ---------------------
-    // Completion signature void(error_code, R) with R as in the concise form. Executor:
-    // the token's associated one (the connection's strand when it has none). Cancellation:
-    // terminal, partial and total (see the class comment). Errors: as the concise forms,
-    // reported as the error_code; with a `diagnostics&` argument, the server's
-    // diagnostics (or the client's message) are written there before completion, and
-    // cleared on success. The statement is taken over by the call.
-
-    /// Sends a notification to the sessions listening on `channel` (see pgcoro::listener):
-    /// `select pg_notify($1, $2)` with both bound as parameters, never spliced into SQL.
-    /// Inside a transaction block it is delivered when the transaction commits; at most
-    /// 7,999 bytes of payload (the server's limit: errors beyond it). Signature and
-    /// behaviour as async_execute (the count is 1). The concise form is notify().
-    template <class Token>
-    auto async_notify(std::string channel, std::string payload, Token&& token) {
-        return async_execute(statement("select pg_notify($1, $2)", std::move(channel), std::move(payload)),
-                             std::forward<Token>(token));
-    }
-
-    /// Signature void(error_code, std::uint64_t): rows affected or returned.
-    template <class Token>
-    auto async_execute(statement s, Token&& token) {
-        return async<detail::to_affected_rows>(std::move(s).take(), nullptr, std::forward<Token>(token));
-    }
-    template <class Token>
-    auto async_execute(statement s, diagnostics& diag, Token&& token) {
-        return async<detail::to_affected_rows>(std::move(s).take(), &diag, std::forward<Token>(token));
-    }
-
-    /// Signature void(error_code, std::vector<T>).
-    template <class T, class Token>
-    auto async_query(statement s, Token&& token) {
-        return async<detail::to_rows<T>>(std::move(s).take(), nullptr, std::forward<Token>(token));
-    }
-    template <class T, class Token>
-    auto async_query(statement s, diagnostics& diag, Token&& token) {
-        return async<detail::to_rows<T>>(std::move(s).take(), &diag, std::forward<Token>(token));
-    }
-
-    /// Signature void(error_code, T); errc::no_rows / errc::too_many_rows.
-    template <class T, class Token>
-    auto async_query_one(statement s, Token&& token) {
-        return async<detail::to_row<T, true>>(std::move(s).take(), nullptr, std::forward<Token>(token));
-    }
-    template <class T, class Token>
-    auto async_query_one(statement s, diagnostics& diag, Token&& token) {
-        return async<detail::to_row<T, true>>(std::move(s).take(), &diag, std::forward<Token>(token));
-    }
-
-    /// Signature void(error_code, std::optional<T>); errc::too_many_rows.
-    template <class T, class Token>
-    auto async_query_opt(statement s, Token&& token) {
-        return async<detail::to_row<T, false>>(std::move(s).take(), nullptr, std::forward<Token>(token));
-    }
-    template <class T, class Token>
-    auto async_query_opt(statement s, diagnostics& diag, Token&& token) {
-        return async<detail::to_row<T, false>>(std::move(s).take(), &diag, std::forward<Token>(token));
-    }
-
-    /// Signature void(error_code, pgcoro::result).
-    template <class Token>
-    auto async_query_result(statement s, Token&& token) {
-        return async<detail::to_result>(std::move(s).take(), nullptr, std::forward<Token>(token));
-    }
-    template <class Token>
-    auto async_query_result(statement s, diagnostics& diag, Token&& token) {
-        return async<detail::to_result>(std::move(s).take(), &diag, std::forward<Token>(token));
-    }
-
-    /// execute_script(). Signature void(error_code, std::uint64_t).
-    template <class Token>
-    auto async_execute_script(std::string sql, Token&& token) {
-        return async<detail::to_affected_rows>(script_op(std::move(sql)), nullptr, std::forward<Token>(token));
-    }
-    template <class Token>
-    auto async_execute_script(std::string sql, diagnostics& diag, Token&& token) {
-        return async<detail::to_affected_rows>(script_op(std::move(sql)), &diag, std::forward<Token>(token));
-    }
+    // ---- asynchronous operations (any completion token) ---------------------------------
+    // Executor: the token's associated one (the connection's strand when it has none).
+    // Cancellation: terminal, partial and total (see the class comment). Errors: reported
+    // as the error_code; with a `diagnostics&` argument, the server's diagnostics (or the
+    // client's message) are written there before completion, and cleared on success.
 
     /// execute_batch(). Signature void(error_code), with the first error. Cancelling it
     /// cancels every statement of the batch not yet done.
@@ -417,35 +291,26 @@ public:
     /// Statements pgcoro sent again because a cancel meant for another statement hit
     /// them (see the class comment), since the connection opened.
     std::uint64_t cancel_resends() const noexcept { return impl_ ? impl_->resends() : 0; }
-    /// For pgcoro's pool: the shared state behind this connection.
 private:
     explicit connection(std::shared_ptr<detail::connection_impl> impl) : impl_(std::move(impl)) {}
     friend struct detail::connection_access;
 
-    template <class Handler, class Style>
-    friend struct detail::connect_completion;
-
-    template <class Decode>
-    boost::asio::awaitable<typename Decode::type> run(std::shared_ptr<detail::exec_op> op) {
-        return detail::async_exec<Decode>(impl_, std::move(op), ex_style{}, boost::asio::use_awaitable);
-    }
-    template <class Decode, class Token>
-    auto async(std::shared_ptr<detail::exec_op> op, diagnostics* diag, Token&& token) {
-        return detail::async_exec<Decode>(impl_, std::move(op), ec_style{diag}, std::forward<Token>(token));
-    }
-    static std::shared_ptr<detail::exec_op> script_op(std::string sql) {
-        return std::make_shared<detail::exec_op>(std::move(sql), detail::encoded_params{}, detail::op_kind::script);
+    friend class query_surface<connection>;
+    template <class Decode, class Style, class Token>
+    auto start_op(std::shared_ptr<detail::exec_op> op, Style style, Token&& token) {
+        return detail::async_exec<Decode>(impl_, std::move(op), style, std::forward<Token>(token));
     }
 
-    template <class Style, class Token>
-    static auto async_connect_impl(executor_type ex, std::string conninfo, connect_options options, Style style,
+    template <class Token>
+    static auto async_connect_impl(executor_type ex, std::string conninfo, connect_options options, diagnostics* diag,
                                    Token&& token) {
         return boost::asio::async_initiate<Token, void(boost::system::error_code, connection)>(
-            [](auto handler, executor_type ex, std::string conninfo, connect_options options, Style style) {
+            [](auto handler, executor_type ex, std::string conninfo, connect_options options, diagnostics* diag) {
                 boost::asio::co_spawn(ex, connect(ex, std::move(conninfo), std::move(options)),
-                                      detail::connect_completion<decltype(handler), Style>{std::move(handler), style});
+                                      detail::spawn_completion<decltype(handler), connection>{
+                                          std::move(handler), diag, errc::connect_failed});
             },
-            token, std::move(ex), std::move(conninfo), std::move(options), style);
+            token, std::move(ex), std::move(conninfo), std::move(options), diag);
     }
 
     void reset() noexcept {
@@ -463,27 +328,6 @@ namespace detail {
 inline connection connection_access::make(std::shared_ptr<connection_impl> impl) { return connection(std::move(impl)); }
 inline const std::shared_ptr<connection_impl>& connection_access::impl(const connection& c) noexcept { return c.impl_; }
 
-template <class Handler, class Style>
-void connect_completion<Handler, Style>::operator()(std::exception_ptr e, connection c) {
-    if (!e) {
-        if (style.diag) *style.diag = diagnostics();
-        return std::move(handler)(boost::system::error_code(), std::move(c));
-    }
-    boost::system::error_code ec = make_error_code(errc::connect_failed);
-    diagnostics d;
-    try {
-        std::rethrow_exception(e);
-    } catch (const pgcoro::error& err) {
-        ec = err.code();
-        d = err.diagnostics();
-    } catch (const std::exception& err) {
-        d.message = err.what();
-    }
-    if (style.diag) *style.diag = std::move(d);
-    std::move(handler)(ec, connection());
-}
-
 }  // namespace detail
 }  // namespace pgcoro
 
-PGCORO_FORWARD_ASSOCIATORS(class H PGCORO_COMMA class S, pgcoro::detail::connect_completion<H PGCORO_COMMA S>)

@@ -4,6 +4,7 @@
 
 #include <pgcoro/detail/listener_impl.hpp>
 #include <pgcoro/detail/operations.hpp>
+#include <pgcoro/detail/spawn_completion.hpp>
 #include <pgcoro/error.hpp>
 #include <pgcoro/listener_options.hpp>
 #include <pgcoro/notification.hpp>
@@ -27,30 +28,6 @@ namespace pgcoro {
 class listener;
 
 namespace detail {
-
-inline boost::system::error_code code_of(std::exception_ptr e) {
-    if (!e) return {};
-    try {
-        std::rethrow_exception(e);
-    } catch (const boost::system::system_error& err) {
-        return err.code();
-    } catch (...) {
-        return make_error_code(errc::protocol_error);
-    }
-}
-
-/// co_spawn's (exception_ptr, T) as (error_code, T) for the token forms; T = void:
-/// (exception_ptr) as (error_code).
-template <class Handler, class T>
-struct exception_to_code {
-    Handler handler;
-    void operator()(std::exception_ptr e, T v) { std::move(handler)(code_of(e), std::move(v)); }
-};
-template <class Handler>
-struct exception_to_code<Handler, void> {
-    Handler handler;
-    void operator()(std::exception_ptr e) { std::move(handler)(code_of(e)); }
-};
 
 /// Posts a receive to the listener's strand.
 struct receive_call {
@@ -139,7 +116,7 @@ public:
         return boost::asio::async_initiate<Token, void(boost::system::error_code, listener)>(
             [](auto handler, executor_type ex, std::string conninfo, listener_options options) {
                 boost::asio::co_spawn(ex, connect(ex, std::move(conninfo), std::move(options)),
-                                      detail::exception_to_code<decltype(handler), listener>{std::move(handler)});
+                                      detail::spawn_completion<decltype(handler), listener>{std::move(handler)});
             },
             token, std::move(ex), std::move(conninfo), std::move(options));
     }
@@ -253,7 +230,7 @@ private:
                 if (!impl) return detail::fail_closed(std::move(handler));
                 auto strand = impl->strand();
                 boost::asio::co_spawn(strand, fn(impl, std::move(channel)),
-                                      detail::exception_to_code<decltype(handler), void>{std::move(handler)});
+                                      detail::spawn_completion<decltype(handler), void>{std::move(handler)});
             },
             token, impl_, std::move(channel));
     }
@@ -263,4 +240,3 @@ private:
 
 }  // namespace pgcoro
 
-PGCORO_FORWARD_ASSOCIATORS(class H PGCORO_COMMA class T, pgcoro::detail::exception_to_code<H PGCORO_COMMA T>)

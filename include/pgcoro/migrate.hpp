@@ -3,6 +3,7 @@
 
 #include <pgcoro/connection.hpp>
 #include <pgcoro/detail/migration_plan.hpp>
+#include <pgcoro/detail/undo.hpp>
 #include <pgcoro/migration.hpp>
 #include <pgcoro/pool.hpp>
 
@@ -233,7 +234,7 @@ public:
         lock_state_ = lock_state::none;
         bool ok = true;
         try {
-            if (conn_.transaction_status() != PQTRANS_IDLE) co_await conn_.execute("rollback");
+            co_await roll_back_open_transaction();
             if (state == lock_state::held)
                 co_await conn_.execute(
                     "select set_config('statement_timeout', $1, false), "
@@ -333,25 +334,20 @@ public:
         std::optional<pgcoro::error> located;
         std::chrono::milliseconds took{0};
         if (!s.no_transaction) {
-            try {
-                co_await conn_.execute("begin");
-                co_await conn_.execute_script(s.sql);
-                took = ms_since(start);
-                co_await write_record(kind, version, name, s, took);
-                co_await conn_.execute("commit");
-            } catch (const pgcoro::error& e) {
-                if (e.diagnostics().from_server())
-                    located.emplace(locate_script_error(e, s.file, s.sql, 1, " (rolled back: nothing of it stays)"));
-                failure = std::current_exception();
-            } catch (...) {
-                failure = std::current_exception();
-            }
-            if (failure && conn_.is_open() && conn_.transaction_status() != PQTRANS_IDLE) {
+            auto body = [&]() -> boost::asio::awaitable<void> {
                 try {
-                    co_await conn_.execute("rollback");
-                } catch (...) {
+                    co_await conn_.execute("begin");
+                    co_await conn_.execute_script(s.sql);
+                    took = ms_since(start);
+                    co_await write_record(kind, version, name, s, took);
+                    co_await conn_.execute("commit");
+                } catch (const pgcoro::error& e) {
+                    if (!e.diagnostics().from_server()) throw;
+                    throw locate_script_error(e, s.file, s.sql, 1, " (rolled back: nothing of it stays)");
                 }
-            }
+            };
+            auto roll_back = [this] { return roll_back_open_transaction(); };
+            co_await run_or_undo(body, roll_back);
         } else {
             auto statements = split_sql(s.sql);
             std::size_t done = 0;
@@ -378,6 +374,11 @@ public:
         if (located) throw *located;
         if (failure) std::rethrow_exception(failure);
         co_return took;
+    }
+
+    /// ROLLBACK when a transaction block is open on a live connection.
+    boost::asio::awaitable<void> roll_back_open_transaction() {
+        if (conn_.is_open() && conn_.transaction_status() != PQTRANS_IDLE) co_await conn_.execute("rollback");
     }
 
     boost::asio::awaitable<void> apply_up(const migration& m, migration_report& report) {
@@ -438,17 +439,15 @@ boost::asio::awaitable<migration_report> locked_run(connection& conn, const migr
     auto start = migrate_clock::now();
     migrator m(conn, opt);
     migration_report report;
-    std::exception_ptr failure;
-    try {
+    auto locked_body = [&]() -> boost::asio::awaitable<void> {
         report.lock_wait = co_await m.lock();
         co_await body(m, report);
-    } catch (...) {
-        failure = std::current_exception();
-    }
-    // After a cancellation the coroutine's cancellation state would abort the unlock.
+    };
+    auto unlock = [&m] { return m.unlock(); };
+    co_await run_or_undo(locked_body, unlock);
+    // Done, perhaps cancelled meanwhile: unlock all the same.
     co_await boost::asio::this_coro::reset_cancellation_state();
     co_await m.unlock();
-    if (failure) std::rethrow_exception(failure);
     report.elapsed = ms_since(start);
     co_return report;
 }

@@ -1,9 +1,11 @@
-// pgcoro/migration.hpp — migration and seed files: names, checksums, sets.
+// pgcoro/migration.hpp — migration and seed files: names, checksums, sets; the history
+// table's rows.
 #pragma once
 
 #include <pgcoro/detail/sha256.hpp>
 #include <pgcoro/detail/sql_script.hpp>
 #include <pgcoro/error.hpp>
+#include <pgcoro/types/datetime.hpp>
 
 #include <algorithm>
 #include <charconv>
@@ -208,6 +210,16 @@ public:
 
 private:
     std::vector<sql_script> items_;
+};
+
+/// A row of the migrator's history table: an applied migration, its file's checksum,
+/// when it was applied and how long it took (see get_migration_status for a report).
+struct applied_migration {
+    std::int64_t version = 0;
+    std::string name;
+    std::string checksum;
+    timestamptz applied_at{};
+    std::int64_t duration_ms = 0;
 };
 
 }  // namespace pgcoro

@@ -6,14 +6,13 @@
 #include <pgcoro/error.hpp>
 #include <pgcoro/listener.hpp>
 #include <pgcoro/listener_options.hpp>
-#include <pgcoro/migrate.hpp>
-#include <pgcoro/migration.hpp>
 #include <pgcoro/notification.hpp>
 #include <pgcoro/observer.hpp>
 #include <pgcoro/pool.hpp>
 #include <pgcoro/pool_config.hpp>
 #include <pgcoro/pool_stats.hpp>
 #include <pgcoro/pooled_connection.hpp>
+#include <pgcoro/query_surface.hpp>
 #include <pgcoro/result.hpp>
 #include <pgcoro/row_stream.hpp>
 #include <pgcoro/transaction.hpp>

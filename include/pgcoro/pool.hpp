@@ -2,13 +2,18 @@
 #pragma once
 
 #include <pgcoro/detail/pool_impl.hpp>
+#include <pgcoro/detail/spawn_completion.hpp>
+#include <pgcoro/detail/undo.hpp>
 #include <pgcoro/pool_config.hpp>
 #include <pgcoro/pool_stats.hpp>
 #include <pgcoro/pooled_connection.hpp>
+#include <pgcoro/query_surface.hpp>
 #include <pgcoro/statement.hpp>
 #include <pgcoro/transaction.hpp>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/cancellation_state.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -60,7 +65,7 @@ struct ping_result {
 ///
 /// Errors: errc::pool_timeout (says how many were waiting and the last connect error),
 /// errc::pool_closed, and whatever the statement fails with.
-class pool {
+class pool : public query_surface<pool> {
 public:
     using executor_type = boost::asio::any_io_executor;
 
@@ -94,92 +99,35 @@ public:
         return async_acquire_impl(&diag, std::forward<Token>(token));
     }
 
-    // One-statement helpers: a pooled connection (shared, pipelined, when it may be) for
-    // one statement, back to the pool as soon as the result is in, before the caller
-    // resumes. Same forms, names and documentation as connection's: concise coroutines
-    // throwing pgcoro::error, and async_* taking a statement and any completion token.
-    // Signature void(error_code, R); waiting for a connection is part of the operation
-    // (errc::pool_timeout / errc::pool_closed included, the message in `diag`). Executor:
-    // the handler's associated executor (the pool's strand when it has none), resumed
-    // directly when that executor runs on the completing thread. Cancellation: terminal,
-    // partial and total, covering the wait and the statement (as for a connection).
+    // One-statement helpers (execute, query, query_one, query_opt, query_result,
+    // execute_script, notify and their async_* forms: query_surface's): a pooled
+    // connection (shared, pipelined, when it may be; a script always alone) for one
+    // statement, back to the pool as soon as the result is in, before the caller resumes.
+    // Waiting for a connection is part of the operation (errc::pool_timeout /
+    // errc::pool_closed included, the message in `diag`). Executor: the handler's
+    // associated executor (the pool's strand when it has none), resumed directly when that
+    // executor runs on the completing thread. Cancellation: terminal, partial and total,
+    // covering the wait and the statement (as for a connection).
 
-    template <parameter... Args>
-    boost::asio::awaitable<std::uint64_t> execute(std::string_view sql, const Args&... args) {
-        return run<detail::to_affected_rows>(detail::make_op(sql, args...));
-    }
-    template <class T, parameter... Args>
-    boost::asio::awaitable<std::vector<T>> query(std::string_view sql, const Args&... args) {
-        return run<detail::to_rows<T>>(detail::make_op(sql, args...));
-    }
-    template <class T, parameter... Args>
-    boost::asio::awaitable<T> query_one(std::string_view sql, const Args&... args) {
-        return run<detail::to_row<T, true>>(detail::make_op(sql, args...));
-    }
-    template <class T, parameter... Args>
-    boost::asio::awaitable<std::optional<T>> query_opt(std::string_view sql, const Args&... args) {
-        return run<detail::to_row<T, false>>(detail::make_op(sql, args...));
-    }
-    template <parameter... Args>
-    boost::asio::awaitable<result> query_result(std::string_view sql, const Args&... args) {
-        return run<detail::to_result>(detail::make_op(sql, args...));
+    /// Sends every statement at once (one round trip) on a connection alone, waits for
+    /// all, and throws the first error; as connection::execute_batch. The connection goes
+    /// back without the reset round trip unless the pool saw the session change (or the
+    /// batch failed). Waiting for the connection is part of it (errc::pool_timeout).
+    boost::asio::awaitable<void> execute_batch(std::vector<std::string> statements) {
+        return batch_impl(impl_, std::move(statements));
     }
 
-    /// Sends a notification: `co_await db.notify("jobs", payload)`; see async_notify().
-    boost::asio::awaitable<void> notify(std::string channel, std::string payload) {
-        co_await execute("select pg_notify($1, $2)", channel, payload);
-    }
-
-    /// Sends a notification to the sessions listening on `channel` (see pgcoro::listener):
-    /// `select pg_notify($1, $2)` with both bound as parameters, never spliced into SQL.
-    /// Inside a transaction block it is delivered when the transaction commits; at most
-    /// 7,999 bytes of payload (the server's limit: errors beyond it). Signature and
-    /// behaviour as async_execute (the count is 1). The concise form is notify().
+    /// execute_batch(). Signature void(error_code), with the first error (`diag`: its
+    /// diagnostics). Completes on the token's associated executor (the pool's strand when
+    /// it has none). Cancellation: terminal, partial and total, while waiting for the
+    /// connection and then for the statements.
     template <class Token>
-    auto async_notify(std::string channel, std::string payload, Token&& token) {
-        return async_execute(statement("select pg_notify($1, $2)", std::move(channel), std::move(payload)),
-                             std::forward<Token>(token));
-    }
-
-    template <class Token>
-    auto async_execute(statement s, Token&& token) {
-        return async<detail::to_affected_rows>(std::move(s), nullptr, std::forward<Token>(token));
+    auto async_execute_batch(std::vector<std::string> statements, Token&& token) {
+        return async_batch_impl(std::move(statements), nullptr, std::forward<Token>(token));
     }
     template <class Token>
-    auto async_execute(statement s, diagnostics& diag, Token&& token) {
-        return async<detail::to_affected_rows>(std::move(s), &diag, std::forward<Token>(token));
-    }
-    template <class T, class Token>
-    auto async_query(statement s, Token&& token) {
-        return async<detail::to_rows<T>>(std::move(s), nullptr, std::forward<Token>(token));
-    }
-    template <class T, class Token>
-    auto async_query(statement s, diagnostics& diag, Token&& token) {
-        return async<detail::to_rows<T>>(std::move(s), &diag, std::forward<Token>(token));
-    }
-    template <class T, class Token>
-    auto async_query_one(statement s, Token&& token) {
-        return async<detail::to_row<T, true>>(std::move(s), nullptr, std::forward<Token>(token));
-    }
-    template <class T, class Token>
-    auto async_query_one(statement s, diagnostics& diag, Token&& token) {
-        return async<detail::to_row<T, true>>(std::move(s), &diag, std::forward<Token>(token));
-    }
-    template <class T, class Token>
-    auto async_query_opt(statement s, Token&& token) {
-        return async<detail::to_row<T, false>>(std::move(s), nullptr, std::forward<Token>(token));
-    }
-    template <class T, class Token>
-    auto async_query_opt(statement s, diagnostics& diag, Token&& token) {
-        return async<detail::to_row<T, false>>(std::move(s), &diag, std::forward<Token>(token));
-    }
-    template <class Token>
-    auto async_query_result(statement s, Token&& token) {
-        return async<detail::to_result>(std::move(s), nullptr, std::forward<Token>(token));
-    }
-    template <class Token>
-    auto async_query_result(statement s, diagnostics& diag, Token&& token) {
-        return async<detail::to_result>(std::move(s), &diag, std::forward<Token>(token));
+    auto async_execute_batch(std::vector<std::string> statements, diagnostics& diag, Token&& token) {
+        return async_batch_impl(std::move(statements), &diag, std::forward<Token>(token));
     }
 
     /// BEGIN (with options) on a pooled connection; see transaction.
@@ -193,28 +141,17 @@ public:
     auto transaction(F fn, transaction_options options = {}) -> std::invoke_result_t<F, pgcoro::transaction&> {
         using R = typename std::invoke_result_t<F, pgcoro::transaction&>::value_type;
         pgcoro::transaction tx = co_await begin_impl(impl_, std::move(options));
-        std::exception_ptr failure;
+        auto body = [&] { return fn(tx); };
+        // Even when cancelled. If the ROLLBACK cannot be sent, the pool rolls back when
+        // the connection comes back.
+        auto roll_back = [&] { return tx.rollback(); };
         if constexpr (std::is_void_v<R>) {
-            try {
-                co_await fn(tx);
-            } catch (...) {
-                failure = std::current_exception();
-            }
-            if (!failure) co_return co_await tx.commit();
-            co_await roll_back_after(tx, failure);
+            co_await detail::run_or_undo(body, roll_back);
+            co_await tx.commit();
         } else {
-            std::optional<R> value;
-            try {
-                value.emplace(co_await fn(tx));
-            } catch (...) {
-                failure = std::current_exception();
-            }
-            if (!failure) {
-                co_await tx.commit();
-                co_return std::move(*value);
-            }
-            co_await roll_back_after(tx, failure);
-            throw std::logic_error("unreachable");
+            R value = co_await detail::run_or_undo(body, roll_back);
+            co_await tx.commit();
+            co_return value;
         }
     }
 
@@ -300,18 +237,38 @@ private:
             token, impl_, diag);
     }
 
-    template <class Decode>
-    boost::asio::awaitable<typename Decode::type> run(std::shared_ptr<detail::exec_op> op) {
-        using sig = void(std::exception_ptr, typename Decode::type);
-        return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, sig>(
-            detail::pool_exec_initiation<Decode, detail::exception_style>{}, boost::asio::use_awaitable, impl_,
-            std::move(op), detail::exception_style{});
+    friend class query_surface<pool>;
+    template <class Decode, class Style, class Token>
+    auto start_op(std::shared_ptr<detail::exec_op> op, Style style, Token&& token) {
+        using sig = typename Style::template signature<typename Decode::type>;
+        return boost::asio::async_initiate<Token, sig>(detail::pool_exec_initiation<Decode, Style>{}, token, impl_,
+                                                       std::move(op), style);
     }
-    template <class Decode, class Token>
-    auto async(statement s, diagnostics* diag, Token&& token) {
-        using sig = void(boost::system::error_code, typename Decode::type);
-        return boost::asio::async_initiate<Token, sig>(detail::pool_exec_initiation<Decode, detail::error_code_style>{},
-                                                       token, impl_, std::move(s).take(), detail::error_code_style{diag});
+
+    static boost::asio::awaitable<void> batch_impl(std::shared_ptr<detail::pool_impl> impl,
+                                                   std::vector<std::string> statements) {
+        auto c = co_await acquire_impl(std::move(impl), detail::request_kind::alone);
+        co_await c->execute_batch(std::move(statements));
+        c.return_without_reset();
+    }
+
+    /// batch_impl as its own coroutine: co_spawn's state passes terminal cancellation only.
+    static boost::asio::awaitable<void> batch_spawned(std::shared_ptr<detail::pool_impl> impl,
+                                                      std::vector<std::string> statements) {
+        co_await boost::asio::this_coro::reset_cancellation_state(boost::asio::enable_total_cancellation());
+        co_await batch_impl(std::move(impl), std::move(statements));
+    }
+
+    template <class Token>
+    auto async_batch_impl(std::vector<std::string> statements, diagnostics* diag, Token&& token) {
+        return boost::asio::async_initiate<Token, void(boost::system::error_code)>(
+            [](auto handler, std::shared_ptr<detail::pool_impl> impl, std::vector<std::string> statements,
+               diagnostics* diag) {
+                auto strand = impl->strand();
+                boost::asio::co_spawn(strand, batch_spawned(std::move(impl), std::move(statements)),
+                                      detail::spawn_completion<decltype(handler), void>{std::move(handler), diag});
+            },
+            token, impl_, std::move(statements), diag);
     }
 
     static boost::asio::awaitable<pgcoro::transaction> begin_impl(std::shared_ptr<detail::pool_impl> impl,
@@ -321,18 +278,6 @@ private:
         for (auto& [name, value] : options.settings)
             co_await c->query_one<std::string>("select set_config($1, $2, true)", name, value);
         co_return pgcoro::transaction(std::move(c));
-    }
-
-    static boost::asio::awaitable<void> roll_back_after(pgcoro::transaction& tx, std::exception_ptr failure) {
-        // Even when cancelled: let the ROLLBACK through. If it cannot be sent, the pool
-        // rolls back when the connection comes back.
-        co_await boost::asio::this_coro::reset_cancellation_state();
-        co_await boost::asio::this_coro::throw_if_cancelled(false);
-        try {
-            co_await tx.rollback();
-        } catch (...) {
-        }
-        std::rethrow_exception(failure);
     }
 
     /// ping() with its failure as a value (null when the database answered).

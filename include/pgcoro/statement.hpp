@@ -36,6 +36,11 @@ std::shared_ptr<exec_op> make_op(std::string_view sql, const Args&... args) {
     return op;
 }
 
+/// A string of statements for the simple query protocol (execute_script).
+inline std::shared_ptr<exec_op> make_script_op(std::string sql) {
+    return std::make_shared<exec_op>(std::move(sql), encoded_params{}, op_kind::script);
+}
+
 }  // namespace detail
 
 /// SQL text and its parameters ($1, $2, ...), encoded in binary when the statement is

@@ -1,7 +1,9 @@
 // pgcoro/transaction.hpp — a transaction on a pooled connection.
 #pragma once
 
+#include <pgcoro/detail/undo.hpp>
 #include <pgcoro/pooled_connection.hpp>
+#include <pgcoro/query_surface.hpp>
 
 #include <boost/asio/this_coro.hpp>
 
@@ -57,7 +59,7 @@ struct transaction_options {
 /// An open transaction holding a pooled connection. commit() or rollback() ends it; when
 /// neither was called, destroying it returns the connection, and the pool rolls the
 /// transaction back before anyone else gets the connection.
-class transaction {
+class transaction : public query_surface<transaction> {
 public:
     transaction(pooled_connection conn) noexcept : conn_(std::move(conn)) {}
     transaction(transaction&&) noexcept = default;
@@ -66,56 +68,37 @@ public:
     pgcoro::connection& connection() noexcept { return *conn_; }
     bool active() const noexcept { return active_; }
 
-    template <class... Args>
-    boost::asio::awaitable<std::uint64_t> execute(std::string_view sql, const Args&... args) {
-        return conn_->execute(sql, args...);
-    }
-    template <class T, class... Args>
-    boost::asio::awaitable<std::vector<T>> query(std::string_view sql, const Args&... args) {
-        return conn_->template query<T>(sql, args...);
-    }
-    template <class T, class... Args>
-    boost::asio::awaitable<T> query_one(std::string_view sql, const Args&... args) {
-        return conn_->template query_one<T>(sql, args...);
-    }
-    template <class T, class... Args>
-    boost::asio::awaitable<std::optional<T>> query_opt(std::string_view sql, const Args&... args) {
-        return conn_->template query_opt<T>(sql, args...);
-    }
+    // Statements (execute, query, query_one, query_opt, query_result, execute_script,
+    // notify and their async_* forms): query_surface's, on the transaction's connection.
+    // After commit() or rollback() they fail with errc::connection_closed.
 
-    template <class... Args>
-    boost::asio::awaitable<result> query_result(std::string_view sql, const Args&... args) {
-        return conn_->query_result(sql, args...);
+    /// Sends every statement at once (one round trip), waits for all, throws the first
+    /// error; as connection::execute_batch.
+    boost::asio::awaitable<void> execute_batch(std::vector<std::string> statements) {
+        return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, void(std::exception_ptr)>(
+            detail::batch_initiation<detail::exception_style>{}, boost::asio::use_awaitable, impl(),
+            std::move(statements), detail::exception_style{});
     }
-
-    // The token-taking forms, exactly as connection's (see connection.hpp): a statement,
-    // an optional diagnostics&, then any completion token.
-    template <class... A>
-    auto async_execute(A&&... a) {
-        return conn_->async_execute(std::forward<A>(a)...);
+    /// execute_batch(). Signature void(error_code), with the first error; as
+    /// connection::async_execute_batch.
+    template <class Token>
+    auto async_execute_batch(std::vector<std::string> statements, Token&& token) {
+        return boost::asio::async_initiate<Token, void(boost::system::error_code)>(
+            detail::batch_initiation<detail::error_code_style>{}, token, impl(), std::move(statements),
+            detail::error_code_style{});
     }
-    template <class T, class... A>
-    auto async_query(A&&... a) {
-        return conn_->template async_query<T>(std::forward<A>(a)...);
-    }
-    template <class T, class... A>
-    auto async_query_one(A&&... a) {
-        return conn_->template async_query_one<T>(std::forward<A>(a)...);
-    }
-    template <class T, class... A>
-    auto async_query_opt(A&&... a) {
-        return conn_->template async_query_opt<T>(std::forward<A>(a)...);
-    }
-    template <class... A>
-    auto async_query_result(A&&... a) {
-        return conn_->async_query_result(std::forward<A>(a)...);
+    template <class Token>
+    auto async_execute_batch(std::vector<std::string> statements, diagnostics& diag, Token&& token) {
+        return boost::asio::async_initiate<Token, void(boost::system::error_code)>(
+            detail::batch_initiation<detail::error_code_style>{}, token, impl(), std::move(statements),
+            detail::error_code_style{&diag});
     }
 
     /// COMMIT. When the transaction had failed, PostgreSQL rolls it back instead: that is
     /// errc::transaction_aborted here, never a silent success.
     boost::asio::awaitable<void> commit() {
         active_ = false;
-        auto r = co_await conn_->query_result("COMMIT");
+        auto r = co_await query_result("COMMIT");
         if (r.command_tag() != "COMMIT")
             throw pgcoro::error(make_error_code(errc::transaction_aborted),
                                 "COMMIT rolled back: an earlier statement in the transaction failed");
@@ -124,7 +107,7 @@ public:
 
     boost::asio::awaitable<void> rollback() {
         active_ = false;
-        co_await conn_->execute("ROLLBACK");
+        co_await execute("ROLLBACK");
         conn_.release();
     }
 
@@ -134,42 +117,32 @@ public:
     auto savepoint(F fn) -> std::invoke_result_t<F, transaction&> {
         using R = typename std::invoke_result_t<F, transaction&>::value_type;
         std::string name = "pgcoro_sp_" + std::to_string(++savepoints_);
-        co_await conn_->execute("SAVEPOINT " + name);
-        std::exception_ptr failure;
-        if constexpr (std::is_void_v<R>) {
-            try {
+        co_await execute("SAVEPOINT " + name);
+        // RELEASE is part of the body: a cancellation before it still rolls back.
+        auto body = [&]() -> std::invoke_result_t<F, transaction&> {
+            if constexpr (std::is_void_v<R>) {
                 co_await fn(*this);
-            } catch (...) {
-                failure = std::current_exception();
+                co_await execute("RELEASE SAVEPOINT " + name);
+            } else {
+                R value = co_await fn(*this);
+                co_await execute("RELEASE SAVEPOINT " + name);
+                co_return value;
             }
-            co_await finish_savepoint(name, failure);
-        } else {
-            std::optional<R> value;
-            try {
-                value.emplace(co_await fn(*this));
-            } catch (...) {
-                failure = std::current_exception();
-            }
-            co_await finish_savepoint(name, failure);
-            co_return std::move(*value);
-        }
+        };
+        // (When even that fails, the transaction itself is gone; the error says why.)
+        auto roll_back = [&] { return execute("ROLLBACK TO SAVEPOINT " + name); };
+        co_return co_await detail::run_or_undo(body, roll_back);
     }
 
 private:
-    boost::asio::awaitable<void> finish_savepoint(const std::string& name, std::exception_ptr failure) {
-        if (!failure) {
-            co_await conn_->execute("RELEASE SAVEPOINT " + name);
-            co_return;
-        }
-        // The caller may have been cancelled: let the rollback through.
-        co_await boost::asio::this_coro::reset_cancellation_state();
-        co_await boost::asio::this_coro::throw_if_cancelled(false);
-        try {
-            co_await conn_->execute("ROLLBACK TO SAVEPOINT " + name);
-        } catch (...) {
-            // The transaction itself is gone; the original error says why.
-        }
-        std::rethrow_exception(failure);
+    friend class query_surface<transaction>;
+    template <class Decode, class Style, class Token>
+    auto start_op(std::shared_ptr<detail::exec_op> op, Style style, Token&& token) {
+        return detail::async_exec<Decode>(impl(), std::move(op), style, std::forward<Token>(token));
+    }
+    /// The connection's engine; none once the transaction ended (errc::connection_closed).
+    std::shared_ptr<detail::connection_impl> impl() const {
+        return conn_ ? detail::connection_access::impl(*conn_) : nullptr;
     }
 
     pooled_connection conn_;

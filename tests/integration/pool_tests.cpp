@@ -750,3 +750,92 @@ TEST_CASE("a cancel meant for the last user never reaches the next", "[pool][can
         db.close();
     });
 }
+
+TEST_CASE("one query surface: scripts and batches on every handle; a script through the pool runs alone",
+          "[pool][tx][script]") {
+    run([](asio::io_context& io) -> asio::awaitable<void> {
+        auto cfg = config(1);
+        cfg.pipeline_depth = 8;
+        pgcoro::pool db(io.get_executor(), cfg);
+        std::string t = unique_name("qs");
+        // A script whose first statement is a SELECT must not share a connection: its
+        // SET would reach the statements sharing it. It runs alone, and the pool resets
+        // the session after it (a script always counts as changing the session).
+        auto n = co_await db.execute_script("select 1; create table " + t +
+                                            " (id int); set application_name = 'qs_script'");
+        CHECK(n == 0);
+        auto app = co_await db.query_one<std::string>("show application_name");
+        CHECK(app != "qs_script");
+
+        // Transactions have the whole surface: scripts, batches, raw results, notify.
+        co_await db.transaction([&](pgcoro::transaction& tx) -> asio::awaitable<void> {
+            co_await tx.execute_script("insert into " + t + " values (1); insert into " + t + " values (2)");
+            std::vector<std::string> batch{"insert into " + t + " values (3)", "insert into " + t + " values (4)"};
+            co_await tx.execute_batch(std::move(batch));
+            auto r = co_await tx.query_result("select count(*)::int from " + t);
+            CHECK(r.rows() == 1);
+            co_await tx.notify("qs_channel", "hello");
+            pgcoro::diagnostics d;
+            auto [ec, rows] = co_await tx.async_execute_script("insert into " + t + " values (5)", d,
+                                                               asio::as_tuple(asio::use_awaitable));
+            CHECK(!ec);
+            CHECK(rows == 1);
+        });
+        auto count = co_await db.query_one<int64_t>("select count(*) from " + t);
+        CHECK(count == 5);
+
+        // A script error through the pool: the server's diagnostics, nothing of it stays.
+        auto e = co_await expect_error(db.execute_script("insert into " + t + " values (6); select 1/0"));
+        CHECK(e.sqlstate() == "22012");
+        count = co_await db.query_one<int64_t>("select count(*) from " + t);
+        CHECK(count == 5);
+
+        // The pool's batch: one connection alone; each statement on its own, so what ran
+        // before the failing one stays; the first error with its diagnostics.
+        std::vector<std::string> good{"insert into " + t + " values (10)", "insert into " + t + " values (11)"};
+        co_await db.execute_batch(std::move(good));
+        std::vector<std::string> bad{"insert into " + t + " values (12)", "select 1/0"};
+        pgcoro::diagnostics bd;
+        auto [bec] = co_await db.async_execute_batch(std::move(bad), bd, asio::as_tuple(asio::use_awaitable));
+        CHECK(static_cast<bool>(bec));
+        CHECK(bd.sqlstate == "22012");
+        count = co_await db.query_one<int64_t>("select count(*) from " + t);
+        CHECK(count == 8);
+
+        // An ended transaction refuses statements with a clear error (no crash).
+        auto tx = co_await db.begin();
+        co_await tx.commit();
+        auto closed = co_await expect_error(tx.execute("select 1"));
+        CHECK(closed.code() == pgcoro::make_error_code(errc::connection_closed));
+        auto again = co_await expect_error(tx.commit());
+        CHECK(again.code() == pgcoro::make_error_code(errc::connection_closed));
+
+        co_await db.execute("drop table " + t);
+        db.close();
+    });
+}
+
+TEST_CASE("a cancelled savepoint is rolled back to, and its transaction goes on", "[pool][tx][cancel]") {
+    run([](asio::io_context& io) -> asio::awaitable<void> {
+        pgcoro::pool db(io.get_executor(), config(1));
+        std::string t = unique_name("sp");
+        co_await db.execute("create table " + t + " (id int)");
+        co_await db.transaction([&](pgcoro::transaction& tx) -> asio::awaitable<void> {
+            co_await tx.execute("insert into " + t + " values (1)");
+            asio::steady_timer timer(co_await asio::this_coro::executor, std::chrono::milliseconds(200));
+            auto inner = [&](pgcoro::transaction& sp) -> asio::awaitable<void> {
+                co_await sp.execute("insert into " + t + " values (2)");
+                co_await sp.execute("select pg_sleep(5)");
+            };
+            // The timer wins: the savepoint's body is cancelled (its statement too, on the
+            // server), and ROLLBACK TO SAVEPOINT still runs, so the transaction is usable.
+            auto winner = co_await (tx.savepoint(inner) || timer.async_wait(asio::use_awaitable));
+            CHECK(winner.index() == 1);
+            co_await tx.execute("insert into " + t + " values (3)");
+        });
+        auto ids = co_await db.query<int32_t>("select id from " + t + " order by id");
+        CHECK(ids == std::vector<int32_t>{1, 3});
+        co_await db.execute("drop table " + t);
+        db.close();
+    });
+}

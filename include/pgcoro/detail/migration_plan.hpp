@@ -4,7 +4,6 @@
 
 #include <pgcoro/error.hpp>
 #include <pgcoro/migration.hpp>
-#include <pgcoro/types/datetime.hpp>
 
 #include <algorithm>
 #include <cstdint>
@@ -13,18 +12,7 @@
 #include <string>
 #include <vector>
 
-namespace pgcoro {
-
-/// A row of the history table.
-struct applied_migration {
-    std::int64_t version = 0;
-    std::string name;
-    std::string checksum;
-    timestamptz applied_at{};
-    std::int64_t duration_ms = 0;
-};
-
-namespace detail {
+namespace pgcoro::detail {
 
 /// Refuses drift: an applied migration whose file changed (every one is named, with both
 /// checksums), or, unless ignore_missing, a version the set does not have.
@@ -117,5 +105,4 @@ inline std::vector<const migration*> plan_down(const migration_set& set, const s
     return out;
 }
 
-}  // namespace detail
-}  // namespace pgcoro
+}  // namespace pgcoro::detail

@@ -154,8 +154,9 @@ public:
         // passes the signal on to the connection running the statement.
         auto cs = op->handler.cancellation_slot();
         if (cs.is_connected()) cs.template emplace<cancel_handler>(weak_from_this(), op, std::weak_ptr<acquire_waiter>());
-        request_kind kind = config().pipeline_depth > 1 && shareable_statement(op->sql) ? request_kind::shared
-                                                                                        : request_kind::alone;
+        request_kind kind = config().pipeline_depth > 1 && op->kind == op_kind::statement && shareable_statement(op->sql)
+                                ? request_kind::shared
+                                : request_kind::alone;
         if (strand_.running_in_this_thread()) return start_helper(std::move(op), kind);
         boost::asio::post(strand_, [self = shared_from_this(), op = std::move(op), kind]() mutable {
             self->start_helper(std::move(op), kind);

@@ -1,4 +1,5 @@
 // A project outside pgcoro's tree, built against an install prefix.
+#include <pgcoro/migrator.hpp>
 #include <pgcoro/pgcoro.hpp>
 
 #include "embedded_migrations.hpp"
