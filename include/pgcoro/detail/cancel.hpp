@@ -3,7 +3,9 @@
 
 #include <pgcoro/detail/pq.hpp>
 
+#include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
 #include <boost/asio/thread_pool.hpp>
 
 #include <memory>
@@ -44,9 +46,13 @@ public:
     template <class Executor, class Done>
     void send(const Executor& io, Done done) const {
 #ifndef LIBPQ_HAS_ASYNC_CANCEL
-        (void)io;
         if (!handle_) return done();
-        boost::asio::post(cancel_thread(), [h = handle_, done = std::move(done)]() mutable {
+        // `work` keeps the connection's io_context running until done() has posted back
+        // (its run() does not return, nor is it destroyed, with the cancel in flight: the
+        // connection is never released last on the cancel thread).
+        boost::asio::post(cancel_thread(), [h = handle_, done = std::move(done),
+                                            work = boost::asio::prefer(
+                                                io, boost::asio::execution::outstanding_work.tracked)]() mutable {
             char errbuf[256];
             (void)PQcancel(h.get(), errbuf, sizeof errbuf);  // failure: the query runs on
             done();
