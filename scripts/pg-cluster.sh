@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL cluster for development and tests.
 #
-#   scripts/pg-cluster.sh start STATE_DIR   start a cluster; prints its superuser URL
+#   scripts/pg-cluster.sh start STATE_DIR [tls]
+#                                           start a cluster; prints its superuser URL
+#   scripts/pg-cluster.sh standby STATE_DIR PRIMARY_STATE_DIR
+#                                           a streaming standby of a running cluster
+#                                           (pg_basebackup -R); prints its URL
+#   scripts/pg-cluster.sh promote STATE_DIR a standby becomes a primary
+#   scripts/pg-cluster.sh crash STATE_DIR   stop the server at once (-m immediate), keep its data
 #   scripts/pg-cluster.sh stop  STATE_DIR   stop it, delete its data (and STATE_DIR when empty)
 #   scripts/pg-cluster.sh url   STATE_DIR   print the superuser URL of a running cluster
 #   scripts/pg-cluster.sh halt  STATE_DIR   stop the server, keep its data and port
@@ -12,11 +18,17 @@
 #   pgcoro      superuser          (STATE_DIR/url)
 #   pgcoro_app  no superuser, no BYPASSRLS, owns database pgcoro_app (STATE_DIR/app_url)
 # The passwords are random per cluster. As root, the server runs as the `postgres` user.
+# With `tls`, the server also takes TLS with a certificate for localhost and 127.0.0.1
+# from a throwaway CA (openssl), and a third role logs in with a client certificate:
+#   pgcoro_cert        `cert` authentication over TLS only
+# STATE_DIR/tls holds ca.crt, client.crt, client.key and other_ca.crt (a CA the server's
+# certificate does not come from).
 set -euo pipefail
 
-cmd=${1:-}; state=${2:-}
+cmd=${1:-}; state=${2:-}; arg3=${3:-}
+usage="usage: $0 start STATE_DIR [tls] | standby STATE_DIR PRIMARY_STATE_DIR | stop|url|halt|resume|promote|crash STATE_DIR"
 if [ -z "$cmd" ] || [ -z "$state" ]; then
-  echo "usage: $0 start|stop|url|halt|resume STATE_DIR" >&2; exit 2
+  echo "$usage" >&2; exit 2
 fi
 
 pg_bin=${PGCORO_PG_BIN:-}
@@ -29,6 +41,63 @@ fi
 
 as_owner() {
   if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+make_tls() {  # make_tls DATA_DIR CLIENT_DIR
+  local data=$1 out=$2 t
+  t=$(mktemp -d)
+  command -v openssl >/dev/null || { echo "pg-cluster: openssl is missing (scripts/install-deps.sh)" >&2; exit 1; }
+  local key=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+  (
+    cd "$t"
+    openssl req -x509 "${key[@]}" -days 3 -subj "/CN=pgcoro test CA" -keyout ca.key -out ca.crt
+    openssl req -x509 "${key[@]}" -days 3 -subj "/CN=pgcoro other CA" -keyout other_ca.key -out other_ca.crt
+    openssl req "${key[@]}" -subj "/CN=localhost" -keyout server.key -out server.csr
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > san.ext
+    openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3 -extfile san.ext -out server.crt
+    openssl req "${key[@]}" -subj "/CN=pgcoro_cert" -keyout client.key -out client.csr
+    openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3 -out client.crt
+  ) >"$t/openssl.log" 2>&1 || { cat "$t/openssl.log" >&2; rm -rf "$t"; exit 1; }
+  install -m 600 "$t/server.key" "$t/server.crt" "$t/ca.crt" "$data/"
+  [ "$(id -u)" -eq 0 ] && chown postgres: "$data/server.key" "$data/server.crt" "$data/ca.crt"
+  mkdir -p "$out"
+  install -m 600 "$t/ca.crt" "$t/other_ca.crt" "$t/client.crt" "$t/client.key" "$out/"
+  rm -rf "$t"
+  cat >>"$data/postgresql.conf" <<CONF
+ssl = on
+ssl_cert_file = 'server.crt'
+ssl_key_file = 'server.key'
+ssl_ca_file = 'ca.crt'
+CONF
+  # Certificate logins first; everything else as initdb wrote it (SCRAM on TCP).
+  { echo "hostssl all pgcoro_cert 127.0.0.1/32 cert"; cat "$data/pg_hba.conf"; } > "$t.hba"
+  cat "$t.hba" > "$data/pg_hba.conf"; rm -f "$t.hba"
+}
+
+start_on_free_port() {  # start_on_free_port DIR: starts DIR/data, sets $port
+  local dir=$1
+  # Below the kernel's ephemeral range: a client socket must never take the port of a
+  # halted cluster before it resumes.
+  local eph_low
+  eph_low=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+  [ "$eph_low" -gt 21000 ] 2>/dev/null || eph_low=32768
+  port=""
+  for _ in $(seq 1 50); do
+    p=$(( 20000 + RANDOM % (eph_low - 20000) ))
+    if port_free "$p"; then
+      if as_owner "$pg_bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -o "-p $p" -w -t 60 start >/dev/null 2>&1; then
+        port=$p; break
+      fi
+    fi
+  done
+  [ -n "$port" ] || { echo "pg-cluster: could not start the server" >&2; cat "$dir/server.log" >&2 || true; exit 1; }
+}
+
+new_dir() {
+  dir=$(mktemp -d /tmp/pgcoro-cluster.XXXXXX)
+  chmod 700 "$dir"
+  [ "$(id -u)" -eq 0 ] && chown postgres: "$dir"
+  return 0
 }
 
 port_free() {
@@ -50,9 +119,7 @@ start)
     as_owner "$pg_bin/pg_ctl" -D "$old/data" -m immediate -w stop >/dev/null 2>&1 || true
     case "$old" in /tmp/pgcoro-cluster.*) rm -rf "$old" ;; esac
   fi
-  dir=$(mktemp -d /tmp/pgcoro-cluster.XXXXXX)
-  chmod 700 "$dir"
-  [ "$(id -u)" -eq 0 ] && chown postgres: "$dir"
+  new_dir
   pw=$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')
   app_pw=$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')
   printf '%s\n' "$pw" > "$dir/pwfile"
@@ -71,23 +138,12 @@ max_connections = 300
 shared_buffers = 128MB
 log_min_messages = warning
 CONF
-  # Below the kernel's ephemeral range: a client socket must never take the port of a
-  # halted cluster before it resumes.
-  eph_low=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-  [ "$eph_low" -gt 21000 ] 2>/dev/null || eph_low=32768
-  port=""
-  for _ in $(seq 1 50); do
-    p=$(( 20000 + RANDOM % (eph_low - 20000) ))
-    if port_free "$p"; then
-      if as_owner "$pg_bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -o "-p $p" -w -t 30 start >/dev/null 2>&1; then
-        port=$p; break
-      fi
-    fi
-  done
-  [ -n "$port" ] || { echo "pg-cluster: could not start the server" >&2; cat "$dir/server.log" >&2 || true; exit 1; }
+  [ "$arg3" = tls ] && make_tls "$dir/data" "$state/tls"
+  start_on_free_port "$dir"
   as_owner "$pg_bin/psql" -h "$dir" -p "$port" -U pgcoro -d postgres -v ON_ERROR_STOP=1 -q >/dev/null <<SQL
 create role pgcoro_app login password '$app_pw' nosuperuser nobypassrls;
 create database pgcoro_app owner pgcoro_app;
+create role pgcoro_cert login nosuperuser;
 SQL
   echo "$dir" > "$state/datadir"
   echo "$port" > "$state/port"
@@ -103,6 +159,7 @@ stop)
   as_owner "$pg_bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
   rm -rf "$dir"
   rm -f "$state/datadir" "$state/port" "$state/url" "$state/app_url" "$state/pg_bin"
+  rm -rf "$state/tls"
   rmdir "$state" 2>/dev/null || true  # only when nothing else was put there
   ;;
 url)
@@ -117,6 +174,37 @@ resume)
   as_owner "$pg_bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -o "-p $(cat "$state/port")" -w -t 30 start >/dev/null \
     || { echo "pg-cluster: resume failed:" >&2; tail -5 "$dir/server.log" >&2; exit 1; }
   ;;
+standby)
+  primary=$arg3
+  [ -n "$primary" ] && [ -f "$primary/url" ] || { echo "pg-cluster: standby needs a running primary's STATE_DIR" >&2; exit 2; }
+  [ -f "$state/datadir" ] && { echo "pg-cluster: $state is in use" >&2; exit 1; }
+  mkdir -p "$state"
+  state=$(cd "$state" && pwd)
+  purl=$(cat "$primary/url"); pport=$(cat "$primary/port")
+  pw=${purl#postgresql://pgcoro:}; pw=${pw%%@*}
+  new_dir
+  # initdb's pg_hba.conf lets the superuser replicate over TCP with its password.
+  as_owner env PGPASSWORD="$pw" "$pg_bin/pg_basebackup" -h 127.0.0.1 -p "$pport" -U pgcoro \
+    -D "$dir/data" -R -X stream -c fast >"$dir/basebackup.log" 2>&1 \
+    || { cat "$dir/basebackup.log" >&2; rm -rf "$dir"; exit 1; }
+  echo "unix_socket_directories = '$dir'" >> "$dir/data/postgresql.conf"
+  start_on_free_port "$dir"
+  echo "$dir" > "$state/datadir"
+  echo "$port" > "$state/port"
+  echo "postgresql://pgcoro:$pw@127.0.0.1:$port/postgres" > "$state/url"
+  sed "s/:$pport\//:$port\//" "$primary/app_url" > "$state/app_url"
+  echo "$pg_bin" > "$state/pg_bin"
+  chmod 600 "$state/url" "$state/app_url"
+  cat "$state/url"
+  ;;
+promote)
+  dir=$(cat "$state/datadir")
+  as_owner "$pg_bin/pg_ctl" -D "$dir/data" -w -t 60 promote >/dev/null
+  ;;
+crash)
+  dir=$(cat "$state/datadir")
+  as_owner "$pg_bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null
+  ;;
 *)
-  echo "usage: $0 start|stop|url|halt|resume STATE_DIR" >&2; exit 2 ;;
+  echo "$usage" >&2; exit 2 ;;
 esac

@@ -11,8 +11,9 @@ jobs=$(nproc 2>/dev/null || echo 2)
 bash scripts/install-deps.sh
 
 cleanup() {
-  for b in build/release build/sanitize build/tsan; do
-    [ -d "$b/test-cluster" ] && bash scripts/pg-cluster.sh stop "$b/test-cluster" || true
+  # The fixture's cluster, and any cluster of a test's own left by a crashed test run.
+  for s in build/release/test-cluster* build/sanitize/test-cluster* build/tsan/test-cluster*; do
+    [ -d "$s" ] && bash scripts/pg-cluster.sh stop "$s" || true
   done
 }
 trap cleanup EXIT

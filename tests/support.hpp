@@ -215,17 +215,42 @@ private:
 // Literal concatenation: g++ 12 -O2 warns falsely (array-bounds) on std::string + "...".
 inline std::string script() { return PGCORO_SOURCE_DIR "/scripts/pg-cluster.sh"; }
 
-/// A cluster of its own, for tests that stop and start the server.
+/// A cluster of its own, for tests that stop and start the server (or need TLS, or a
+/// standby).
+struct standby_of_t {};
+inline constexpr standby_of_t standby_of{};
+
 struct own_cluster {
     std::string state = std::string(PGCORO_TEST_STATE_DIR) + "-" + unique_name("own");
     std::string url;
-    own_cluster() {
-        REQUIRE(std::system((script() + " start " + state + " >/dev/null").c_str()) == 0);
+    /// mode: "" or "tls" (pg-cluster.sh start STATE_DIR tls).
+    explicit own_cluster(const std::string& mode = "") {
+        REQUIRE(std::system((script() + " start " + state + " " + mode + " >/dev/null").c_str()) == 0);
+        url = read_first_line(state + "/url");
+    }
+    /// A streaming standby of `primary` (pg_basebackup -R).
+    own_cluster(standby_of_t, const own_cluster& primary) {
+        REQUIRE(std::system((script() + " standby " + state + " " + primary.state + " >/dev/null").c_str()) == 0);
         url = read_first_line(state + "/url");
     }
     ~own_cluster() { (void)std::system((script() + " stop " + state + " >/dev/null 2>&1").c_str()); }
+    own_cluster(const own_cluster&) = delete;
+    own_cluster& operator=(const own_cluster&) = delete;
     void halt() { REQUIRE(std::system((script() + " halt " + state).c_str()) == 0); }
     void resume() { REQUIRE(std::system((script() + " resume " + state).c_str()) == 0); }
+    void crash() { REQUIRE(std::system((script() + " crash " + state).c_str()) == 0); }
+    void promote() { REQUIRE(std::system((script() + " promote " + state).c_str()) == 0); }
+    std::string port() const { return read_first_line(state + "/port"); }
+    /// The superuser's password (from the URL).
+    std::string password() const {
+        std::size_t a = url.find("://pgcoro:") + 10, b = url.find('@', a);
+        return url.substr(a, b - a);
+    }
+    /// `key=value` parameters for the superuser on this cluster's port, plus `extra`.
+    std::string params(const std::string& extra = "") const {
+        return "host=127.0.0.1 port=" + port() + " user=pgcoro dbname=postgres password=" + password() + " " + extra;
+    }
+    std::string tls_file(const std::string& name) const { return state + "/tls/" + name; }
 };
 
 }  // namespace pgtest

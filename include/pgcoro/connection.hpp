@@ -8,6 +8,7 @@
 #include <pgcoro/detail/row_reader.hpp>
 #include <pgcoro/detail/spawn_completion.hpp>
 #include <pgcoro/error.hpp>
+#include <pgcoro/network_options.hpp>
 #include <pgcoro/observer.hpp>
 #include <pgcoro/query_surface.hpp>
 #include <pgcoro/copy.hpp>
@@ -50,6 +51,8 @@ struct connect_options {
     std::size_t statement_cache_size = 256;
     /// Statement hooks (pgcoro/observer.hpp); none by default.
     std::shared_ptr<pgcoro::observer> observer;
+    /// Per-host deadlines, TCP keepalives, read_timeout (pgcoro/network_options.hpp).
+    network_options network;
 };
 
 class connection;
@@ -119,15 +122,24 @@ public:
     /// Connects to `conninfo`, a `postgresql://` URL or a `key=value` string; everything
     /// libpq accepts works, PG* environment variables and service files included. Host
     /// names are resolved with Asio's resolver within the connect timeout (never a
-    /// blocking lookup on the io_context). Throws pgcoro::error: errc::invalid_conninfo,
+    /// blocking lookup on the io_context). Several hosts (`host=a,b port=p,q`) are tried
+    /// in order, each within options.network.host_timeout, and target_session_attrs
+    /// (read-write, read-only, primary, standby, prefer-standby) is checked by pgcoro with
+    /// one query per host tried. Throws pgcoro::error: errc::invalid_conninfo,
     /// errc::connect_failed (libpq's message, any password removed) or
-    /// errc::connect_timeout. Cancellation (any type) abandons the attempt at once with
-    /// boost::asio::error::operation_aborted.
+    /// errc::connect_timeout (every host timed out, or the whole connect did) or
+    /// errc::invalid_config (options.network). With several hosts the message names each
+    /// host and why it was passed over. Cancellation (any type) abandons the attempt at
+    /// once with boost::asio::error::operation_aborted.
     static boost::asio::awaitable<connection> connect(executor_type ex, std::string conninfo,
                                                       connect_options options = {}) {
-        detail::pgconn_ptr c = co_await detail::connect_pq(ex, std::move(conninfo), options.connect_timeout);
-        co_return connection(std::make_shared<detail::connection_impl>(ex, std::move(c), options.statement_cache_size,
-                                                                       std::move(options.observer)));
+        options.network.validate("connect_options");
+        detail::pgconn_ptr c =
+            co_await detail::connect_pq(ex, std::move(conninfo), options.connect_timeout, options.network);
+        auto impl = std::make_shared<detail::connection_impl>(ex, std::move(c), options.statement_cache_size,
+                                                              std::move(options.observer));
+        if (options.network.read_timeout) impl->set_read_timeout(*options.network.read_timeout);
+        co_return connection(std::move(impl));
     }
 
     /// connect() as an asynchronous operation. Signature: void(error_code, connection).

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <pgcoro/error.hpp>
+#include <pgcoro/network_options.hpp>
 #include <pgcoro/pool_config.hpp>
 
 #include <chrono>
@@ -24,6 +25,7 @@ public:
         o.connect_timeout = cfg.connect_timeout;
         o.reconnect_backoff_initial = cfg.reconnect_backoff_initial;
         o.reconnect_backoff_max = cfg.reconnect_backoff_max;
+        o.network = cfg.network;
         return o;
     }
 
@@ -36,6 +38,9 @@ public:
     /// Notifications kept while nobody receives. One arriving at a full queue is dropped,
     /// and the receiver gets errc::notifications_missed after the ones kept.
     std::size_t queue_limit = 10'000;
+    /// Per-host deadlines, TCP keepalives (a listener idles for long: keepalives are how
+    /// it learns of a dead peer), read_timeout (applies to its LISTEN statements only).
+    network_options network;
 
     /// Throws pgcoro::error(errc::invalid_config) for a value that cannot work.
     void validate() const {
@@ -45,6 +50,7 @@ public:
                         "listener_options: reconnect backoff must be positive, initial <= max");
         if (connect_timeout && connect_timeout->count() <= 0)
             throw error(make_error_code(errc::invalid_config), "listener_options: connect_timeout must be positive");
+        network.validate("listener_options");
     }
 };
 

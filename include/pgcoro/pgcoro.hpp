@@ -1,11 +1,13 @@
 // pgcoro/pgcoro.hpp — everything.
 #pragma once
 
+#include <pgcoro/cluster.hpp>
 #include <pgcoro/connection.hpp>
 #include <pgcoro/diagnostics.hpp>
 #include <pgcoro/error.hpp>
 #include <pgcoro/listener.hpp>
 #include <pgcoro/listener_options.hpp>
+#include <pgcoro/network_options.hpp>
 #include <pgcoro/notification.hpp>
 #include <pgcoro/observer.hpp>
 #include <pgcoro/pool.hpp>

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <pgcoro/error.hpp>
+#include <pgcoro/network_options.hpp>
 #include <pgcoro/observer.hpp>
 
 #include <chrono>
@@ -54,6 +55,9 @@ struct pool_config {
     std::chrono::milliseconds pipeline_stall_after = std::chrono::milliseconds(2);
     /// Per connection (see connect_options).
     std::size_t statement_cache_size = 256;
+    /// Per-host connect deadlines, TCP keepalives and read_timeout for every connection
+    /// (pgcoro/network_options.hpp).
+    network_options network;
     /// Statement and pool hooks (pgcoro/observer.hpp); none by default.
     std::shared_ptr<pgcoro::observer> observer;
 
@@ -99,6 +103,7 @@ struct pool_config {
         if (lifetime_jitter < 0 || lifetime_jitter > 1) bad("pool_config: lifetime_jitter must be within 0..1");
         if (reconnect_backoff_initial.count() <= 0 || reconnect_backoff_max < reconnect_backoff_initial)
             bad("pool_config: reconnect backoff must be positive, initial <= max");
+        network.validate("pool_config");
     }
 
 private:

@@ -1,8 +1,10 @@
 // pgcoro/detail/connect.hpp — PQconnectStart/PQconnectPoll driven by Asio, with a deadline.
 #pragma once
 
+#include <pgcoro/detail/host_plan.hpp>
 #include <pgcoro/detail/pq.hpp>
 #include <pgcoro/error.hpp>
+#include <pgcoro/network_options.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -17,6 +19,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <exception>
 #include <fstream>
 #include <optional>
 #include <string>
@@ -25,18 +28,6 @@
 #include <vector>
 
 namespace pgcoro::detail {
-
-inline std::vector<std::string> split_commas(const std::string& s) {
-    std::vector<std::string> out;
-    std::size_t start = 0;
-    while (true) {
-        std::size_t p = s.find(',', start);
-        out.push_back(s.substr(start, p == std::string::npos ? std::string::npos : p - start));
-        if (p == std::string::npos) break;
-        start = p + 1;
-    }
-    return out;
-}
 
 inline std::string join_commas(const std::vector<std::string>& v) {
     std::string s;
@@ -55,6 +46,14 @@ struct conn_params {
         for (std::size_t i = 0; i < keys.size(); ++i)
             if (keys[i] == k) return values[i];
         return std::nullopt;
+    }
+    void erase(std::string_view k) {
+        for (std::size_t i = 0; i < keys.size(); ++i)
+            if (keys[i] == k) {
+                keys.erase(keys.begin() + static_cast<std::ptrdiff_t>(i));
+                values.erase(values.begin() + static_cast<std::ptrdiff_t>(i));
+                return;
+            }
     }
     void set(const std::string& k, std::string v) {
         for (std::size_t i = 0; i < keys.size(); ++i)
@@ -134,7 +133,7 @@ inline std::optional<std::chrono::milliseconds> default_connect_timeout(const co
     int seconds = std::atoi(v.c_str());
     if (seconds <= 0) return std::nullopt;
     std::size_t hosts = 1;
-    if (auto h = p.get("host"); h && !h->empty()) hosts = split_commas(*h).size();
+    if (auto h = p.get("host"); h && !h->empty()) hosts = split_list(*h).size();
     return std::chrono::seconds(std::max(seconds, 2) * static_cast<int>(hosts));
 }
 
@@ -152,11 +151,11 @@ inline boost::asio::awaitable<void> resolve_hosts(boost::asio::any_io_executor e
     else if (const char* e = std::getenv("PGHOST")) host_list = e;
     if (host_list.empty()) co_return;
 
-    std::vector<std::string> hosts = split_commas(host_list);
+    std::vector<std::string> hosts = split_list(host_list);
     std::string port_list;
     if (auto pt = p.get("port")) port_list = *pt;
     else if (const char* e = std::getenv("PGPORT")) port_list = e;
-    std::vector<std::string> ports = port_list.empty() ? std::vector<std::string>{} : split_commas(port_list);
+    std::vector<std::string> ports = port_list.empty() ? std::vector<std::string>{} : split_list(port_list);
     if (!ports.empty() && ports.size() != 1 && ports.size() != hosts.size()) co_return;  // libpq reports it
 
     bool any_name = false;
@@ -231,25 +230,44 @@ struct descriptor_releaser {
     }
 };
 
-/// Connects without blocking; the returned PGconn is non-blocking and in pipeline mode.
-/// timeout: the whole connect (all hosts); when unset, libpq's connect_timeout (from the
-/// connection string or PGCONNECT_TIMEOUT) per host tried, 0 or absent meaning none.
-inline boost::asio::awaitable<pgconn_ptr> connect_pq(boost::asio::any_io_executor ex,
-                                                     std::string conninfo,
-                                                     std::optional<std::chrono::milliseconds> timeout) {
+/// Waits until libpq's socket `fd` is ready for `what`; false when `deadline` came first.
+/// Throws on cancellation (operation_aborted) and on a failed wait.
+inline boost::asio::awaitable<bool> wait_socket(boost::asio::any_io_executor ex, int fd,
+                                                boost::asio::posix::stream_descriptor::wait_type what,
+                                                std::chrono::steady_clock::time_point deadline) {
     using namespace boost::asio::experimental::awaitable_operators;
     namespace asio = boost::asio;
+    // libpq may open a new socket between polls (next address, SSL retry): watch the
+    // current one afresh each time, and never let Asio close it.
+    asio::posix::stream_descriptor sd(ex);
+    sd.assign(fd);
+    descriptor_releaser guard{sd};
+    asio::steady_timer timer(ex);
+    timer.expires_at(deadline);
+    // Both waits report errors as values: `||` completes on the first *success*, so a
+    // throwing side would make a cancelled connect surface as multiple_exceptions.
+    auto r = co_await (sd.async_wait(what, asio::as_tuple(asio::use_awaitable)) ||
+                       timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+    auto [ec] = r.index() == 0 ? std::get<0>(r) : std::get<1>(r);
+    if (ec == asio::error::operation_aborted) throw pgcoro::error(ec, "the connect was cancelled");
+    if (ec) throw pgcoro::error(make_error_code(errc::connect_failed), "waiting on the socket failed: " + ec.message());
+    co_return r.index() == 0;
+}
 
-    const std::vector<std::string> secrets = conninfo_secrets(conninfo);
-    // Partial and total cancellation too, not only terminal.
-    co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
-    conn_params params = parse_conninfo(conninfo, secrets);
-    merge_service_file(params);
+inline pgcoro::error connect_timed_out(std::chrono::steady_clock::time_point started, const std::string& where) {
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+    return pgcoro::error(make_error_code(errc::connect_timeout),
+                         "timed out after " + std::to_string(ms.count()) + " ms connecting to " + where);
+}
+
+/// One libpq connect (PQconnectStartParams + PQconnectPoll) by `deadline`; the PGconn
+/// returned is connected, not yet in pipeline mode.
+inline boost::asio::awaitable<pgconn_ptr> connect_once(boost::asio::any_io_executor ex, const conn_params& params,
+                                                       const std::vector<std::string>& secrets,
+                                                       std::chrono::steady_clock::time_point deadline,
+                                                       std::string where) {
+    namespace asio = boost::asio;
     auto started = std::chrono::steady_clock::now();
-    if (!timeout) timeout = default_connect_timeout(params);
-    auto deadline = timeout ? started + *timeout : std::chrono::steady_clock::time_point::max();
-    co_await resolve_hosts(ex, params, secrets, deadline);
-
     std::vector<const char*> keys, values;
     for (std::size_t i = 0; i < params.keys.size(); ++i) {
         keys.push_back(params.keys[i].c_str());
@@ -259,53 +277,161 @@ inline boost::asio::awaitable<pgconn_ptr> connect_pq(boost::asio::any_io_executo
     values.push_back(nullptr);
     pgconn_ptr conn(PQconnectStartParams(keys.data(), values.data(), 0));
     if (!conn) throw pgcoro::error(make_error_code(errc::connect_failed), "out of memory");
-    if (PQstatus(conn.get()) == CONNECTION_BAD)
-        throw pgcoro::error(make_error_code(errc::connect_failed),
-                            redact(conn_error_message(conn.get()), secrets));
-
-    asio::steady_timer timer(ex);
+    auto failed = [&] {
+        return pgcoro::error(make_error_code(errc::connect_failed), redact(conn_error_message(conn.get()), secrets));
+    };
+    if (PQstatus(conn.get()) == CONNECTION_BAD) throw failed();
     PostgresPollingStatusType st = PGRES_POLLING_WRITING;
     while (st != PGRES_POLLING_OK) {
-        if (st == PGRES_POLLING_FAILED)
-            throw pgcoro::error(make_error_code(errc::connect_failed),
-                                redact(conn_error_message(conn.get()), secrets));
+        if (st == PGRES_POLLING_FAILED) throw failed();
         int fd = PQsocket(conn.get());
-        if (fd < 0)
-            throw pgcoro::error(make_error_code(errc::connect_failed),
-                                redact(conn_error_message(conn.get()), secrets));
-        // libpq may open a new socket between polls (next host, SSL retry): watch the
-        // current one afresh each time, and never let Asio close it.
-        asio::posix::stream_descriptor sd(ex);
-        sd.assign(fd);
-        descriptor_releaser guard{sd};
+        if (fd < 0) throw failed();
         auto what = st == PGRES_POLLING_READING ? asio::posix::stream_descriptor::wait_read
                                                 : asio::posix::stream_descriptor::wait_write;
-        timer.expires_at(deadline);
-        // Both waits report errors as values: `||` completes on the first *success*, so a
-        // throwing side would make a cancelled connect surface as multiple_exceptions.
-        auto r = co_await (sd.async_wait(what, asio::as_tuple(asio::use_awaitable)) ||
-                           timer.async_wait(asio::as_tuple(asio::use_awaitable)));
-        auto [ec] = r.index() == 0 ? std::get<0>(r) : std::get<1>(r);
-        if (ec == asio::error::operation_aborted)
-            throw pgcoro::error(ec, "the connect was cancelled");
-        if (ec)
-            throw pgcoro::error(make_error_code(errc::connect_failed), "waiting on the socket failed: " + ec.message());
-        if (r.index() == 1) {
-            throw pgcoro::error(make_error_code(errc::connect_timeout),
-                                "timed out after " +
-                                    std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                       std::chrono::steady_clock::now() - started)
-                                                       .count()) +
-                                    " ms connecting to the server");
-        }
-        (void)sd.release();
+        if (!co_await wait_socket(ex, fd, what, deadline)) throw connect_timed_out(started, where);
         st = PQconnectPoll(conn.get());
     }
-
-    if (PQsetnonblocking(conn.get(), 1) != 0 || PQenterPipelineMode(conn.get()) != 1)
-        throw pgcoro::error(make_error_code(errc::connect_failed),
-                            redact(conn_error_message(conn.get()), secrets));
     co_return conn;
+}
+
+/// Asks a new session what target_session_attrs needs to know (one round trip, before
+/// pipeline mode), by `deadline`.
+inline boost::asio::awaitable<session_facts> query_session(boost::asio::any_io_executor ex, PGconn* c,
+                                                           std::chrono::steady_clock::time_point deadline,
+                                                           const std::string& where) {
+    namespace asio = boost::asio;
+    using sd = asio::posix::stream_descriptor;
+    auto started = std::chrono::steady_clock::now();
+    auto failed = [&](std::string m) {
+        while (!m.empty() && m.back() == '\n') m.pop_back();
+        return pgcoro::error(make_error_code(errc::connect_failed),
+                             where + ": checking target_session_attrs failed: " + m);
+    };
+    if (PQsetnonblocking(c, 1) != 0 ||
+        !PQsendQuery(c, "SELECT pg_catalog.pg_is_in_recovery(), pg_catalog.current_setting('transaction_read_only')"))
+        throw failed(conn_error_message(c));
+    for (int f; (f = PQflush(c)) != 0;) {
+        if (f < 0) throw failed(conn_error_message(c));
+        if (!co_await wait_socket(ex, PQsocket(c), sd::wait_write, deadline)) throw connect_timed_out(started, where);
+    }
+    std::optional<session_facts> facts;
+    std::string error;
+    for (;;) {
+        while (PQisBusy(c)) {
+            if (!co_await wait_socket(ex, PQsocket(c), sd::wait_read, deadline)) throw connect_timed_out(started, where);
+            if (!PQconsumeInput(c)) throw failed(conn_error_message(c));
+        }
+        pgresult_ptr r(PQgetResult(c));
+        if (!r) break;
+        if (PQresultStatus(r.get()) == PGRES_TUPLES_OK && PQntuples(r.get()) == 1 && PQnfields(r.get()) == 2)
+            facts = session_facts{std::string_view(PQgetvalue(r.get(), 0, 0)) == "t",
+                                  std::string_view(PQgetvalue(r.get(), 0, 1)) == "on"};
+        else if (const char* m = PQresultErrorMessage(r.get()); m && *m)
+            error = m;
+    }
+    if (!facts) throw failed(error.empty() ? "unexpected answer" : error);
+    co_return *facts;
+}
+
+/// Connects without blocking; the returned PGconn is non-blocking and in pipeline mode.
+/// timeout: the whole connect (all hosts); when unset, libpq's connect_timeout (from the
+/// connection string or PGCONNECT_TIMEOUT) per host tried, 0 or absent meaning none.
+/// With several hosts (or target_session_attrs), pgcoro tries them itself in libpq's
+/// order, each within its own budget (network_options::host_timeout), and checks
+/// target_session_attrs itself; a failure names every host and why it was passed over.
+inline boost::asio::awaitable<pgconn_ptr> connect_pq(boost::asio::any_io_executor ex, std::string conninfo,
+                                                     std::optional<std::chrono::milliseconds> timeout,
+                                                     network_options net = {}) {
+    namespace asio = boost::asio;
+    using clock = std::chrono::steady_clock;
+
+    const std::vector<std::string> secrets = conninfo_secrets(conninfo);
+    // Partial and total cancellation too, not only terminal.
+    co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
+    conn_params params = parse_conninfo(conninfo, secrets);
+    merge_service_file(params);
+    if (net.keepalives_idle) params.set("keepalives_idle", std::to_string(net.keepalives_idle->count()));
+    if (net.keepalives_interval) params.set("keepalives_interval", std::to_string(net.keepalives_interval->count()));
+    if (net.keepalives_count) params.set("keepalives_count", std::to_string(*net.keepalives_count));
+    if (net.tcp_user_timeout) params.set("tcp_user_timeout", std::to_string(net.tcp_user_timeout->count()));
+
+    auto started = clock::now();
+    std::optional<std::chrono::milliseconds> libpq_per_host;
+    if (auto total = default_connect_timeout(params)) {
+        std::size_t hosts = 1;
+        if (auto h = params.get("host"); h && !h->empty()) hosts = split_list(*h).size();
+        libpq_per_host = *total / static_cast<long>(hosts);
+    }
+    if (!timeout) timeout = default_connect_timeout(params);
+    auto deadline = timeout ? started + *timeout : clock::time_point::max();
+    co_await resolve_hosts(ex, params, secrets, deadline);
+
+    std::string target_text;
+    if (auto t = params.get("target_session_attrs")) target_text = *t;
+    else if (const char* e = std::getenv("PGTARGETSESSIONATTRS")) target_text = e;
+    std::optional<session_target> target = parse_session_target(target_text);
+    if (!target)
+        throw pgcoro::error(make_error_code(errc::invalid_conninfo),
+                            "invalid target_session_attrs value: \"" + target_text + "\"");
+    params.set("target_session_attrs", "any");  // checked here, host by host
+
+    auto listed = [&](const char* key, const char* env) {
+        if (auto v = params.get(key)) return *v;
+        const char* e = std::getenv(env);
+        return std::string(e ? e : "");
+    };
+    auto entries = host_entries(listed("host", "PGHOST"), listed("hostaddr", "PGHOSTADDR"), listed("port", "PGPORT"));
+    if (!entries) entries.emplace(1);  // lists that disagree: libpq says so
+    bool alone = entries->size() == 1;
+    auto budget = host_walk::host_budget(net.host_timeout ? net.host_timeout : libpq_per_host, timeout, entries->size());
+
+    std::vector<std::string> failures;
+    std::exception_ptr only_failure;
+    bool all_timeouts = true;
+    host_walk walk(entries->size(), *target);
+    while (auto at = walk.next()) {
+        if (clock::now() >= deadline) break;
+        const host_entry& e = (*entries)[at->host];
+        conn_params one = params;
+        if (!alone) {
+            one.set("host", e.host);
+            one.set("hostaddr", e.hostaddr);
+            one.set("port", e.port);
+        }
+        std::string where = alone ? std::string("the server") : e.label();
+        auto attempt_deadline = budget && clock::now() + *budget < deadline ? clock::now() + *budget : deadline;
+        try {
+            pgconn_ptr conn = co_await connect_once(ex, one, secrets, attempt_deadline, where);
+            bool fits = true;
+            if (*target != session_target::any) {  // (no co_await inside || for g++ 12)
+                session_facts facts = co_await query_session(ex, conn.get(), attempt_deadline, where);
+                fits = session_matches(*target, facts, at->second_pass);
+            }
+            if (fits) {
+                if (PQsetnonblocking(conn.get(), 1) != 0 || PQenterPipelineMode(conn.get()) != 1)
+                    throw pgcoro::error(make_error_code(errc::connect_failed),
+                                        redact(conn_error_message(conn.get()), secrets));
+                co_return conn;
+            }
+            all_timeouts = false;
+            failures.push_back(e.label() + ": " + session_mismatch_reason(*target));
+        } catch (const pgcoro::error& err) {
+            if (err.code() == asio::error::operation_aborted) throw;
+            if (alone) only_failure = std::current_exception();
+            all_timeouts = all_timeouts && err.code() == make_error_code(errc::connect_timeout);
+            std::string m = err.what();
+            failures.push_back(m.find(e.hostaddr.empty() ? e.host : e.hostaddr) != std::string::npos || e.label().empty()
+                                   ? m
+                                   : e.label() + ": " + m);
+        }
+    }
+    if (only_failure && failures.size() == 1) std::rethrow_exception(only_failure);
+    bool out_of_time = clock::now() >= deadline;
+    std::string msg = out_of_time ? connect_timed_out(started, "any host").what() : std::string("no host would do");
+    for (auto& f : failures) msg += "; " + f;
+    throw pgcoro::error(make_error_code(out_of_time || (all_timeouts && !failures.empty()) ? errc::connect_timeout
+                                                                                            : errc::connect_failed),
+                        redact(msg, secrets));
 }
 
 }  // namespace pgcoro::detail

@@ -23,6 +23,7 @@
 #include <pgcoro/detail/pipeline.hpp>
 #include <pgcoro/detail/pq.hpp>
 #include <pgcoro/detail/pq_wire.hpp>
+#include <pgcoro/detail/silence_watch.hpp>
 #include <pgcoro/diagnostics.hpp>
 #include <pgcoro/error.hpp>
 #include <pgcoro/observer.hpp>
@@ -155,6 +156,11 @@ public:
     /// Statements sent again after a cancel meant for another one hit them.
     std::uint64_t resends() const noexcept { return resends_.load(std::memory_order_relaxed); }
     const std::shared_ptr<observer>& get_observer() const noexcept { return observer_; }
+
+    /// network_options::read_timeout; before the first statement, on the strand or
+    /// before anything runs.
+    void set_read_timeout(std::chrono::milliseconds limit) { silence_.enable(strand_, limit); }
+    silence_watch& silence() noexcept { return silence_; }
 
     /// Starts op; `handler` gets (error_code, exec_outcome) on its associated executor
     /// (the strand when it has none). Cancellable through its cancellation slot (any
@@ -543,7 +549,16 @@ private:
         if (pipe_.wants_write()) arm_write();
         if (pipe_.wants_read()) arm_read();
         publish();
+        if (silence_.enabled()) {
+            const op_ptr& ex = pipe_.exclusive_op();
+            bool awaiting = pipe_.live() && (ex ? ex->task->started() && ex->task->wants_read() : pipe_.in_flight() > 0);
+            silence_.update(awaiting, weak_from_this(), [](connection_impl& c) {
+                c.pipe_.break_connection(c.silence_.message());
+                c.step();
+            });
+        }
         if (pipe_.finished()) {
+            silence_.stop();
             if (corked_) set_cork(false);
             release_socket();
             conn_.reset();  // PQfinish: sends Terminate (non-blocking) and closes
@@ -633,6 +648,7 @@ private:
         sock_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
                          [self = shared_from_this()](boost::system::error_code ec) {
                              self->reading_ = false;
+                             self->silence_.on_input();
                              read_turns turns(self->strand_);
                              if (ec) {
                                  if (ec != boost::asio::error::operation_aborted) self->pipe_.break_connection(ec.message());
@@ -709,6 +725,7 @@ private:
     pgconn_ptr conn_;
     pipeline<pq_wire, exec_op> pipe_;
     canceller canceller_;
+    silence_watch silence_;
     std::vector<op_ptr> completing_;
     std::vector<boost::asio::any_completion_handler<void(boost::system::error_code)>> close_waiters_;
     boost::system::error_code close_result_;

@@ -148,9 +148,11 @@ private:
     }
 
     boost::asio::awaitable<connection> make_connection() {
-        pgconn_ptr c = co_await connect_pq(strand_, conninfo_, opts_.connect_timeout);
+        pgconn_ptr c = co_await connect_pq(strand_, conninfo_, opts_.connect_timeout, opts_.network);
         // No statement cache: a listener runs only LISTEN / UNLISTEN scripts.
-        co_return connection_access::make(std::make_shared<connection_impl>(strand_, std::move(c), 0, nullptr));
+        auto impl = std::make_shared<connection_impl>(strand_, std::move(c), 0, nullptr);
+        if (opts_.network.read_timeout) impl->set_read_timeout(*opts_.network.read_timeout);
+        co_return connection_access::make(std::move(impl));
     }
 
     void watch() {

@@ -18,15 +18,19 @@
 #include <pgcoro/pool_stats.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/bind_executor.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <utility>
 #include <optional>
 #include <random>
 #include <string>
@@ -181,6 +185,9 @@ public:
         boost::asio::post(strand_, [self = shared_from_this()] {
             self->state_.close();
             self->timer_.cancel();
+            // Connects in progress end now (a black-holed server would hold them until
+            // connect_timeout, and the io_context with them).
+            for (auto& c : self->connecting_) c.second->emit(boost::asio::cancellation_type::terminal);
             self->drain();
         });
     }
@@ -292,20 +299,28 @@ private:
 
     void open(pooled_slot* s) {
         const pool_config& cfg = config();
+        auto signal = std::make_shared<boost::asio::cancellation_signal>();
+        connecting_.emplace_back(s, signal);
         boost::asio::co_spawn(
-            strand_, connect_pq(ex_, cfg.conninfo, cfg.connect_timeout),
-            boost::asio::bind_executor(strand_, [self = shared_from_this(), s](std::exception_ptr e, pgconn_ptr c) {
+            strand_, connect_pq(ex_, cfg.conninfo, cfg.connect_timeout, cfg.network),
+            boost::asio::bind_cancellation_slot(
+                signal->slot(),
+                boost::asio::bind_executor(strand_, [self = shared_from_this(), s, signal](std::exception_ptr e,
+                                                                                            pgconn_ptr c) {
+                auto& cs = self->connecting_;
+                cs.erase(std::remove_if(cs.begin(), cs.end(), [s](auto& p) { return p.first == s; }), cs.end());
                 auto now = pool_clock::now();
                 const pool_config& cfg = self->config();
                 if (!e && c) {
                     auto impl = std::make_shared<connection_impl>(self->strand_, std::move(c), cfg.statement_cache_size,
                                                                   cfg.observer);
+                    if (cfg.network.read_timeout) impl->set_read_timeout(*cfg.network.read_timeout);
                     self->state_.connected(s, pool_conn{connection_access::make(std::move(impl))}, now);
                 } else {
                     self->state_.connect_failed(s, message_of(e), now);  // never holds the password
                 }
                 self->drain();
-            }));
+            })));
     }
 
     void check(pooled_slot* s, bool ping) {
@@ -391,6 +406,8 @@ private:
     boost::asio::steady_timer timer_;
     pool_clock::time_point armed_for_ = pool_clock::time_point::max();
     std::vector<pool_state_type::action> actions_;
+    /// Connects in progress and how to cancel them (when the pool closes); on the strand.
+    std::vector<std::pair<pooled_slot*, std::shared_ptr<boost::asio::cancellation_signal>>> connecting_;
     bool draining_ = false;
     mutable std::mutex stats_mutex_;
     pool_stats stats_;

@@ -1,0 +1,219 @@
+// pgcoro/cluster.hpp — a primary and its read replicas: writes to the primary, reads to
+// a standby while one is reachable and current enough, to the primary otherwise.
+#pragma once
+
+#include <pgcoro/pool.hpp>
+#include <pgcoro/pool_config.hpp>
+#include <pgcoro/transaction.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <type_traits>
+
+namespace pgcoro {
+
+/// Two pools' settings and how replicas are watched.
+struct cluster_config {
+    // Not an aggregate, on purpose (g++ 12: see connect_options).
+    cluster_config() = default;
+
+    /// The primary. With failover, list every host and ask for the writable one:
+    /// `host=a,b port=5432,5432 target_session_attrs=read-write` (each connect finds the
+    /// current primary; a pool reconnects after a failover on its own).
+    pool_config primary;
+    /// The standbys (one host or several; `target_session_attrs=standby` or
+    /// `prefer-standby` keeps them off a primary). Give it a short acquire_timeout: a read
+    /// waits at most that long for a replica before it goes to the primary.
+    pool_config replicas;
+    /// How often the replicas are checked (reachable? how far behind?).
+    std::chrono::milliseconds check_every = std::chrono::seconds(1);
+    /// Reads avoid replicas further behind than this. 0: any lag will do.
+    std::chrono::milliseconds max_lag = std::chrono::milliseconds(0);
+
+    /// Throws errc::invalid_config (naming the field) for settings that cannot work.
+    void validate() const {
+        primary.validate();
+        replicas.validate();
+        if (check_every.count() <= 0)
+            throw pgcoro::error(make_error_code(errc::invalid_config), "cluster_config: check_every must be positive");
+        if (max_lag.count() < 0)
+            throw pgcoro::error(make_error_code(errc::invalid_config), "cluster_config: max_lag must not be negative");
+    }
+};
+
+/// What the last replica check found.
+struct replica_status {
+    /// The check reached a replica (and it was within max_lag): reads go there.
+    bool usable = false;
+    /// How far the replica's replay is behind: 0 when it has replayed everything it has
+    /// received, else the age of the last transaction it replayed
+    /// (now() - pg_last_xact_replay_timestamp()). Unset until a check succeeds.
+    std::optional<std::chrono::milliseconds> lag;
+    /// The replica turned out not to be in recovery (promoted, or a primary listed).
+    bool is_primary = false;
+    std::uint64_t checks = 0, failures = 0;
+    /// Why the last check failed (never holds a password); empty after a success.
+    std::string last_error;
+};
+
+/// A primary pool and a replica pool. Thread-safe like pool.
+///
+///     pgcoro::cluster db(ex, cfg);
+///     co_await db.primary().execute("insert ...");                   // writes
+///     auto rows = co_await db.reader().query<item>("select ...");   // reads
+///     co_await db.read_transaction([&](pgcoro::transaction& tx) -> asio::awaitable<void> { ... });
+///
+/// A background check (every check_every, one statement on the replica pool) decides
+/// where reads go; it stops at close() or destruction.
+class cluster {
+public:
+    using executor_type = boost::asio::any_io_executor;
+
+    /// Throws errc::invalid_config. Opens both pools (min_size each) and starts the check.
+    cluster(executor_type ex, cluster_config cfg) : state_(make_state(ex, std::move(cfg))) {
+        boost::asio::co_spawn(state_->strand, watch(state_), boost::asio::detached);
+    }
+    ~cluster() { close(); }
+    cluster(const cluster&) = delete;
+    cluster& operator=(const cluster&) = delete;
+
+    pool& primary() noexcept { return state_->primary; }
+    pool& replicas() noexcept { return state_->replicas; }
+
+    /// Where reads go now: the replica pool while its last check succeeded (within
+    /// max_lag), else the primary. A read that must see its own writes belongs on
+    /// primary(): replication is asynchronous.
+    pool& reader() noexcept { return state_->usable.load(std::memory_order_acquire) ? state_->replicas : state_->primary; }
+
+    /// Runs fn(transaction&) in a READ ONLY transaction on reader() (see
+    /// pool::transaction). When no replica connection comes (errc::pool_timeout,
+    /// errc::pool_closed), it runs on the primary instead; an error after the transaction
+    /// began is fn's and is rethrown as it is.
+    template <class F>
+    auto read_transaction(F fn) -> std::invoke_result_t<F, pgcoro::transaction&> {
+        using R = typename std::invoke_result_t<F, pgcoro::transaction&>::value_type;
+        transaction_options ro;
+        ro.read_only = true;
+        pool* where = &reader();
+        std::optional<pgcoro::transaction> tx;
+        if (where == &state_->replicas) {
+            bool fall_back = false;
+            try {
+                tx.emplace(co_await state_->replicas.begin(ro));
+            } catch (const pgcoro::error& e) {
+                if (e.code() != make_error_code(errc::pool_timeout) && e.code() != make_error_code(errc::pool_closed) &&
+                    e.code() != make_error_code(errc::connection_broken))
+                    throw;
+                fall_back = true;
+            }
+            if (fall_back) state_->usable.store(false, std::memory_order_release);
+        }
+        if (!tx) tx.emplace(co_await state_->primary.begin(ro));
+        auto body = [&] { return fn(*tx); };
+        auto roll_back = [&] { return tx->rollback(); };
+        if constexpr (std::is_void_v<R>) {
+            co_await detail::run_or_undo(body, roll_back);
+            co_await tx->commit();
+        } else {
+            R value = co_await detail::run_or_undo(body, roll_back);
+            co_await tx->commit();
+            co_return value;
+        }
+    }
+
+    /// A snapshot of the last replica check; from any thread.
+    replica_status replica() const {
+        std::lock_guard lock(state_->mutex);
+        return state_->status;
+    }
+
+    /// Closes both pools and stops the check. Idempotent.
+    void close() {
+        if (state_->closed.exchange(true)) return;
+        state_->primary.close();
+        state_->replicas.close();
+        boost::asio::post(state_->strand, [s = state_] { s->timer.cancel(); });
+    }
+
+private:
+    struct state {
+        pool primary, replicas;
+        cluster_config cfg;
+        boost::asio::strand<executor_type> strand;
+        boost::asio::steady_timer timer;  // on the strand, as the check is
+        std::atomic<bool> usable{false}, closed{false};
+        mutable std::mutex mutex;
+        replica_status status;
+        state(executor_type ex, cluster_config c)
+            : primary(ex, c.primary),
+              replicas(ex, c.replicas),
+              cfg(std::move(c)),
+              strand(boost::asio::make_strand(ex)),
+              timer(strand) {}
+    };
+
+    static std::shared_ptr<state> make_state(executor_type ex, cluster_config cfg) {
+        cfg.validate();
+        return std::make_shared<state>(std::move(ex), std::move(cfg));
+    }
+
+    static boost::asio::awaitable<void> watch(std::shared_ptr<state> s) {
+        while (!s->closed.load()) {
+            std::optional<double> lag_seconds;
+            bool recovering = false;
+            std::string failure;
+            try {
+                // 0 when everything received is replayed (an idle primary makes the
+                // replay timestamp old without any lag); NULL on a primary.
+                auto row = co_await s->replicas.query_one<std::tuple<bool, std::optional<double>>>(
+                    "select pg_catalog.pg_is_in_recovery(), case when pg_catalog.pg_last_wal_receive_lsn() = "
+                    "pg_catalog.pg_last_wal_replay_lsn() then 0::float8 else extract(epoch from "
+                    "pg_catalog.now() - pg_catalog.pg_last_xact_replay_timestamp())::float8 end");
+                recovering = std::get<0>(row);
+                lag_seconds = std::get<1>(row);
+            } catch (const std::exception& e) {
+                failure = e.what();
+            }
+            {
+                std::lock_guard lock(s->mutex);
+                replica_status& st = s->status;
+                ++st.checks;
+                if (failure.empty()) {
+                    st.last_error.clear();
+                    st.is_primary = !recovering;
+                    st.lag = std::chrono::milliseconds(
+                        static_cast<long long>(recovering && lag_seconds ? *lag_seconds * 1000.0 : 0.0));
+                    st.usable = s->cfg.max_lag.count() == 0 || *st.lag <= s->cfg.max_lag;
+                } else {
+                    ++st.failures;
+                    st.last_error = std::move(failure);
+                    st.usable = false;
+                }
+                s->usable.store(st.usable, std::memory_order_release);
+            }
+            if (s->closed.load()) break;
+            s->timer.expires_after(s->cfg.check_every);
+            auto [ec] = co_await s->timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+            (void)ec;
+        }
+    }
+
+    std::shared_ptr<state> state_;
+};
+
+}  // namespace pgcoro
