@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config
-  libboost1.81-dev libpq-dev libfmt-dev catch2 libssl-dev libcli11-dev openssl
+  libboost1.81-dev libpq-dev libfmt-dev catch2 libssl-dev libcli11-dev openssl pgbouncer
   postgresql postgresql-contrib
 )
 

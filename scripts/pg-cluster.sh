@@ -6,6 +6,10 @@
 #   scripts/pg-cluster.sh standby STATE_DIR PRIMARY_STATE_DIR
 #                                           a streaming standby of a running cluster
 #                                           (pg_basebackup -R); prints its URL
+#   scripts/pg-cluster.sh bouncer STATE_DIR TARGET_STATE_DIR session|transaction
+#                                           PgBouncer in front of a running cluster, in that
+#                                           pool mode, 2 server connections per pool; prints
+#                                           its URL (app_url too)
 #   scripts/pg-cluster.sh promote STATE_DIR a standby becomes a primary
 #   scripts/pg-cluster.sh crash STATE_DIR   stop the server at once (-m immediate), keep its data
 #   scripts/pg-cluster.sh stop  STATE_DIR   stop it, delete its data (and STATE_DIR when empty)
@@ -26,7 +30,7 @@
 set -euo pipefail
 
 cmd=${1:-}; state=${2:-}; arg3=${3:-}
-usage="usage: $0 start STATE_DIR [tls] | standby STATE_DIR PRIMARY_STATE_DIR | stop|url|halt|resume|promote|crash STATE_DIR"
+usage="usage: $0 start STATE_DIR [tls] | standby STATE_DIR PRIMARY_STATE_DIR | bouncer STATE_DIR TARGET_STATE_DIR MODE | stop|url|halt|resume|promote|crash STATE_DIR"
 if [ -z "$cmd" ] || [ -z "$state" ]; then
   echo "$usage" >&2; exit 2
 fi
@@ -156,7 +160,11 @@ SQL
 stop)
   [ -f "$state/datadir" ] || exit 0
   dir=$(cat "$state/datadir")
-  as_owner "$pg_bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
+  if [ -f "$dir/pgbouncer.pid" ]; then
+    kill "$(cat "$dir/pgbouncer.pid")" 2>/dev/null || true
+  else
+    as_owner "$pg_bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
+  fi
   rm -rf "$dir"
   rm -f "$state/datadir" "$state/port" "$state/url" "$state/app_url" "$state/pg_bin"
   rm -rf "$state/tls"
@@ -193,6 +201,54 @@ standby)
   echo "$port" > "$state/port"
   echo "postgresql://pgcoro:$pw@127.0.0.1:$port/postgres" > "$state/url"
   sed "s/:$pport\//:$port\//" "$primary/app_url" > "$state/app_url"
+  echo "$pg_bin" > "$state/pg_bin"
+  chmod 600 "$state/url" "$state/app_url"
+  cat "$state/url"
+  ;;
+bouncer)
+  target=$arg3; mode=${4:-}
+  [ -n "$target" ] && [ -f "$target/url" ] || { echo "pg-cluster: bouncer needs a running cluster's STATE_DIR" >&2; exit 2; }
+  case "$mode" in session|transaction) ;; *) echo "$usage" >&2; exit 2 ;; esac
+  command -v pgbouncer >/dev/null || { echo "pg-cluster: pgbouncer is missing (scripts/install-deps.sh)" >&2; exit 1; }
+  [ -f "$state/datadir" ] && { echo "pg-cluster: $state is in use" >&2; exit 1; }
+  mkdir -p "$state"
+  state=$(cd "$state" && pwd)
+  turl=$(cat "$target/url"); tport=$(cat "$target/port"); tapp=$(cat "$target/app_url")
+  pw=${turl#postgresql://pgcoro:}; pw=${pw%%@*}
+  app_pw=${tapp#postgresql://pgcoro_app:}; app_pw=${app_pw%%@*}
+  new_dir
+  printf '"pgcoro" "%s"\n"pgcoro_app" "%s"\n' "$pw" "$app_pw" > "$dir/userlist.txt"
+  chmod 600 "$dir/userlist.txt"; [ "$(id -u)" -eq 0 ] && chown postgres: "$dir/userlist.txt"
+  started=""
+  for _ in $(seq 1 50); do
+    p=$(( 20000 + RANDOM % 10000 ))
+    port_free "$p" || continue
+    cat > "$dir/pgbouncer.ini" <<INI
+[databases]
+* = host=127.0.0.1 port=$tport
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $p
+unix_socket_dir =
+auth_type = scram-sha-256
+auth_file = $dir/userlist.txt
+pool_mode = $mode
+default_pool_size = 2
+max_client_conn = 1000
+logfile = $dir/pgbouncer.log
+pidfile = $dir/pgbouncer.pid
+INI
+    [ "$(id -u)" -eq 0 ] && chown postgres: "$dir/pgbouncer.ini"
+    if as_owner pgbouncer -d -q "$dir/pgbouncer.ini" 2>>"$dir/start.log"; then
+      for _ in $(seq 1 50); do port_free "$p" || { started=$p; break; }; sleep 0.1; done
+      [ -n "$started" ] && break
+    fi
+  done
+  [ -n "$started" ] || { echo "pg-cluster: could not start pgbouncer" >&2; cat "$dir/start.log" "$dir/pgbouncer.log" >&2 2>/dev/null; exit 1; }
+  echo "$dir" > "$state/datadir"
+  echo "$started" > "$state/port"
+  echo "postgresql://pgcoro:$pw@127.0.0.1:$started/postgres" > "$state/url"
+  echo "postgresql://pgcoro_app:$app_pw@127.0.0.1:$started/pgcoro_app" > "$state/app_url"
   echo "$pg_bin" > "$state/pg_bin"
   chmod 600 "$state/url" "$state/app_url"
   cat "$state/url"

@@ -219,6 +219,8 @@ inline std::string script() { return PGCORO_SOURCE_DIR "/scripts/pg-cluster.sh";
 /// standby).
 struct standby_of_t {};
 inline constexpr standby_of_t standby_of{};
+struct bouncer_for_t {};
+inline constexpr bouncer_for_t bouncer_for{};
 
 struct own_cluster {
     std::string state = std::string(PGCORO_TEST_STATE_DIR) + "-" + unique_name("own");
@@ -233,6 +235,13 @@ struct own_cluster {
         REQUIRE(std::system((script() + " standby " + state + " " + primary.state + " >/dev/null").c_str()) == 0);
         url = read_first_line(state + "/url");
     }
+    /// PgBouncer (mode: session or transaction) in front of the cluster at `target_state`.
+    own_cluster(bouncer_for_t, const std::string& target_state, const std::string& mode) {
+        REQUIRE(std::system((script() + " bouncer " + state + " " + target_state + " " + mode + " >/dev/null").c_str()) ==
+                0);
+        url = read_first_line(state + "/url");
+    }
+    std::string app_url() const { return read_first_line(state + "/app_url"); }
     ~own_cluster() { (void)std::system((script() + " stop " + state + " >/dev/null 2>&1").c_str()); }
     own_cluster(const own_cluster&) = delete;
     own_cluster& operator=(const own_cluster&) = delete;

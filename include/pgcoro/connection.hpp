@@ -49,6 +49,9 @@ struct connect_options {
     /// Prepared statements kept per connection, keyed by SQL text and parameter types
     /// (least recently used ones are deallocated). 0: every statement is parsed anew.
     std::size_t statement_cache_size = 256;
+    /// Through a transaction-pooling proxy (PgBouncer pool_mode=transaction): every
+    /// statement unnamed, whatever statement_cache_size says (see pool_config::pooler_safe).
+    bool pooler_safe = false;
     /// Statement hooks (pgcoro/observer.hpp); none by default.
     std::shared_ptr<pgcoro::observer> observer;
     /// Per-host deadlines, TCP keepalives, read_timeout (pgcoro/network_options.hpp).
@@ -136,8 +139,8 @@ public:
         options.network.validate("connect_options");
         detail::pgconn_ptr c =
             co_await detail::connect_pq(ex, std::move(conninfo), options.connect_timeout, options.network);
-        auto impl = std::make_shared<detail::connection_impl>(ex, std::move(c), options.statement_cache_size,
-                                                              std::move(options.observer));
+        auto impl = std::make_shared<detail::connection_impl>(
+            ex, std::move(c), options.pooler_safe ? 0 : options.statement_cache_size, std::move(options.observer));
         if (options.network.read_timeout) impl->set_read_timeout(*options.network.read_timeout);
         co_return connection(std::move(impl));
     }

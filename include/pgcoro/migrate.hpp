@@ -202,7 +202,10 @@ public:
         for (;;) {
             // Cancelled after the server granted it but before we heard: unlock() must try.
             lock_state_ = lock_state::maybe;
-            if (co_await conn_.query_one<bool>("select pg_try_advisory_lock($1)", key_)) break;
+            auto [got, pid] = co_await conn_.query_one<std::tuple<bool, std::int32_t>>(
+                "select pg_try_advisory_lock($1), pg_backend_pid()", key_);
+            lock_pid_ = pid;
+            if (got) break;
             lock_state_ = lock_state::none;
             auto now = migrate_clock::now();
             if (now >= deadline) co_await throw_lock_timeout();
@@ -324,11 +327,26 @@ public:
         }
     }
 
+    /// The lock belongs to the server session that took it. Through a transaction pooler
+    /// (PgBouncer pool_mode=transaction) the next statement may run in another one: then
+    /// nothing is applied, and the error says why.
+    boost::asio::awaitable<void> check_session() {
+        auto pid = co_await conn_.query_one<std::int32_t>("select pg_backend_pid()");
+        if (pid != lock_pid_)
+            throw pgcoro::error(make_error_code(errc::invalid_config),
+                                "the migration lock was taken by server process " + std::to_string(lock_pid_) +
+                                    " but this statement ran in process " + std::to_string(pid) +
+                                    ": the connection goes through a transaction-pooling proxy (PgBouncer "
+                                    "pool_mode=transaction?), which cannot hold a session's advisory lock; connect "
+                                    "the migrator to PostgreSQL directly or through session pooling");
+    }
+
     /// Runs a script and writes its record in one transaction, or, for a no-transaction
     /// script, statement by statement with the record written after the last. Returns the
     /// script's run time.
     boost::asio::awaitable<std::chrono::milliseconds> run(const sql_script& s, record kind, std::int64_t version,
                                                            const std::string& name) {
+        co_await check_session();
         auto start = migrate_clock::now();
         std::exception_ptr failure;
         std::optional<pgcoro::error> located;
@@ -429,6 +447,7 @@ private:
     std::int64_t key_;
     enum class lock_state { none, maybe, held };
     lock_state lock_state_ = lock_state::none;
+    std::int32_t lock_pid_ = 0;
     std::tuple<std::string, std::string> saved_timeouts_{"0", "0"};
 };
 

@@ -55,6 +55,16 @@ struct pool_config {
     std::chrono::milliseconds pipeline_stall_after = std::chrono::milliseconds(2);
     /// Per connection (see connect_options).
     std::size_t statement_cache_size = 256;
+    /// The pool's connections go through a transaction-pooling proxy (PgBouncer with
+    /// pool_mode=transaction or statement), which gives each transaction whichever server
+    /// connection is free: nothing may outlive a transaction on the server. Then every
+    /// statement is unnamed (no statement cache, whatever statement_cache_size says), and
+    /// a connection given back is only rolled back, not reset (RESET ALL, UNLISTEN,
+    /// advisory unlocks would hit some other server connection). Pipelining, transactions
+    /// and transaction-scoped settings (tenant transactions) work; session state (SET,
+    /// LISTEN, session advisory locks, temporary tables, PREPARE) does not: README,
+    /// "PgBouncer". Not needed with session pooling.
+    bool pooler_safe = false;
     /// Per-host connect deadlines, TCP keepalives and read_timeout for every connection
     /// (pgcoro/network_options.hpp).
     network_options network;

@@ -312,8 +312,8 @@ private:
                 auto now = pool_clock::now();
                 const pool_config& cfg = self->config();
                 if (!e && c) {
-                    auto impl = std::make_shared<connection_impl>(self->strand_, std::move(c), cfg.statement_cache_size,
-                                                                  cfg.observer);
+                    auto impl = std::make_shared<connection_impl>(
+                        self->strand_, std::move(c), cfg.pooler_safe ? 0 : cfg.statement_cache_size, cfg.observer);
                     if (cfg.network.read_timeout) impl->set_read_timeout(*cfg.network.read_timeout);
                     self->state_.connected(s, pool_conn{connection_access::make(std::move(impl))}, now);
                 } else {
@@ -342,7 +342,7 @@ private:
     /// session advisory locks, temporary tables, sequence state and open cursors. The
     /// connection's prepared statements survive (they are pgcoro's own cache).
     void reset(pooled_slot* s) {
-        boost::asio::co_spawn(strand_, reset_io(s->conn->c),
+        boost::asio::co_spawn(strand_, reset_io(s->conn->c, config().pooler_safe),
                               boost::asio::bind_executor(strand_, [self = shared_from_this(), s](std::exception_ptr e) {
                                   self->state_.reset_done(s, !e, pool_clock::now());
                                   self->drain();
@@ -352,10 +352,13 @@ private:
     /// One script (simple query protocol): the engine starts it only once the statements
     /// in flight are done and every cancel request sent is settled, so nothing meant for
     /// the last user can reach the next one.
-    static boost::asio::awaitable<void> reset_io(connection& c) {
-        co_await c.execute_script(
-            "ROLLBACK; RESET ALL; SET SESSION AUTHORIZATION DEFAULT; UNLISTEN *; "
-            "SELECT pg_advisory_unlock_all(); DISCARD TEMP; DISCARD SEQUENCES; CLOSE ALL");
+    static boost::asio::awaitable<void> reset_io(connection& c, bool pooler_safe) {
+        // Through a transaction pooler the session is not ours to reset: only end the
+        // transaction (and drain what is in flight).
+        co_await c.execute_script(pooler_safe ? "ROLLBACK"
+                                              : "ROLLBACK; RESET ALL; SET SESSION AUTHORIZATION DEFAULT; UNLISTEN *; "
+                                                "SELECT pg_advisory_unlock_all(); DISCARD TEMP; DISCARD SEQUENCES; "
+                                                "CLOSE ALL");
         c.clear_session_changed();
     }
 
