@@ -74,8 +74,10 @@ ssl_key_file = 'server.key'
 ssl_ca_file = 'ca.crt'
 CONF
   # Certificate logins first; everything else as initdb wrote it (SCRAM on TCP).
-  { echo "hostssl all pgcoro_cert 127.0.0.1/32 cert"; cat "$data/pg_hba.conf"; } > "$t.hba"
-  cat "$t.hba" > "$data/pg_hba.conf"; rm -f "$t.hba"
+  local hba
+  hba=$(mktemp)
+  { echo "hostssl all pgcoro_cert 127.0.0.1/32 cert"; cat "$data/pg_hba.conf"; } > "$hba"
+  cat "$hba" > "$data/pg_hba.conf"; rm -f "$hba"
 }
 
 start_on_free_port() {  # start_on_free_port DIR: starts DIR/data, sets $port
@@ -95,6 +97,15 @@ start_on_free_port() {  # start_on_free_port DIR: starts DIR/data, sets $port
     fi
   done
   [ -n "$port" ] || { echo "pg-cluster: could not start the server" >&2; cat "$dir/server.log" >&2 || true; exit 1; }
+}
+
+stop_bouncer() {  # stop_bouncer DIR: SIGTERM, wait, SIGKILL
+  local pid
+  pid=$(cat "$1/pgbouncer.pid" 2>/dev/null) || return 0
+  [ -n "$pid" ] || return 0
+  kill "$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
 }
 
 new_dir() {
@@ -161,7 +172,7 @@ stop)
   [ -f "$state/datadir" ] || exit 0
   dir=$(cat "$state/datadir")
   if [ -f "$dir/pgbouncer.pid" ]; then
-    kill "$(cat "$dir/pgbouncer.pid")" 2>/dev/null || true
+    stop_bouncer "$dir"
   else
     as_owner "$pg_bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
   fi
@@ -192,7 +203,8 @@ standby)
   pw=${purl#postgresql://pgcoro:}; pw=${pw%%@*}
   new_dir
   # initdb's pg_hba.conf lets the superuser replicate over TCP with its password.
-  as_owner env PGPASSWORD="$pw" "$pg_bin/pg_basebackup" -h 127.0.0.1 -p "$pport" -U pgcoro \
+  # (In the environment, not on a command line where ps would show it.)
+  PGPASSWORD="$pw" as_owner "$pg_bin/pg_basebackup" -h 127.0.0.1 -p "$pport" -U pgcoro \
     -D "$dir/data" -R -X stream -c fast >"$dir/basebackup.log" 2>&1 \
     || { cat "$dir/basebackup.log" >&2; rm -rf "$dir"; exit 1; }
   echo "unix_socket_directories = '$dir'" >> "$dir/data/postgresql.conf"
@@ -240,8 +252,9 @@ pidfile = $dir/pgbouncer.pid
 INI
     [ "$(id -u)" -eq 0 ] && chown postgres: "$dir/pgbouncer.ini"
     if as_owner pgbouncer -d -q "$dir/pgbouncer.ini" 2>>"$dir/start.log"; then
-      for _ in $(seq 1 50); do port_free "$p" || { started=$p; break; }; sleep 0.1; done
+      for _ in $(seq 1 100); do port_free "$p" || { started=$p; break; }; sleep 0.1; done
       [ -n "$started" ] && break
+      stop_bouncer "$dir"  # started but not listening: never leave it behind
     fi
   done
   [ -n "$started" ] || { echo "pg-cluster: could not start pgbouncer" >&2; cat "$dir/start.log" "$dir/pgbouncer.log" >&2 2>/dev/null; exit 1; }

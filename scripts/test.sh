@@ -11,8 +11,9 @@ jobs=$(nproc 2>/dev/null || echo 2)
 bash scripts/install-deps.sh
 
 cleanup() {
-  # The fixture's cluster, and any cluster of a test's own left by a crashed test run.
-  for s in build/release/test-cluster* build/sanitize/test-cluster* build/tsan/test-cluster*; do
+  # The fixtures (cluster, PgBouncer), and any cluster of a test's own left by a crashed
+  # test run.
+  for s in build/release/test-{cluster,bouncer}* build/sanitize/test-{cluster,bouncer}* build/tsan/test-{cluster,bouncer}*; do
     [ -d "$s" ] && bash scripts/pg-cluster.sh stop "$s" || true
   done
 }

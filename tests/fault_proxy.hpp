@@ -147,6 +147,7 @@ private:
             if (wec) break;
         }
         s->close();
+        ch->close();  // wakes a read_side waiting on a full channel
     }
 
     boost::asio::io_context io_;

@@ -38,8 +38,18 @@ inline std::string read_first_line(const std::string& path) {
     return line;
 }
 
+/// CTest's integration_pgbouncer sets PGCORO_TEST_VIA_POOLER to the state directory of a
+/// transaction-mode PgBouncer in front of the fixture's cluster, and runs the [pooler]
+/// tests: url() and app_url() then go through it, and connect() and the tests' pool
+/// settings use pooler_safe.
+inline const char* pooler_state() {
+    const char* s = std::getenv("PGCORO_TEST_VIA_POOLER");
+    return s && *s ? s : nullptr;
+}
+
 /// The superuser URL: PGCORO_TEST_DATABASE_URL, else the CTest fixture's cluster.
 inline std::string url() {
+    if (const char* p = pooler_state()) return read_first_line(std::string(p) + "/url");
     if (const char* u = std::getenv("PGCORO_TEST_DATABASE_URL"); u && *u) return u;
     std::string u = read_first_line(std::string(PGCORO_TEST_STATE_DIR) + "/url");
     if (u.empty())
@@ -50,6 +60,7 @@ inline std::string url() {
 
 /// The non-superuser role's URL (PGCORO_TEST_APP_DATABASE_URL or the fixture's).
 inline std::string app_url() {
+    if (const char* p = pooler_state()) return read_first_line(std::string(p) + "/app_url");
     if (const char* u = std::getenv("PGCORO_TEST_APP_DATABASE_URL"); u && *u) return u;
     return read_first_line(std::string(PGCORO_TEST_STATE_DIR) + "/app_url");
 }
@@ -78,7 +89,9 @@ inline std::string unique_name(const std::string& prefix) {
 
 inline asio::awaitable<pgcoro::connection> connect(std::string u = url()) {
     auto ex = co_await asio::this_coro::executor;
-    co_return co_await pgcoro::connection::connect(ex, std::move(u));
+    pgcoro::connect_options o;
+    o.pooler_safe = pooler_state() != nullptr;
+    co_return co_await pgcoro::connection::connect(ex, std::move(u), std::move(o));
 }
 
 /// The error a coroutine threw, or a failed test when it threw none.

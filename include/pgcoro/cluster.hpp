@@ -9,8 +9,11 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -42,6 +45,9 @@ struct cluster_config {
     pool_config replicas;
     /// How often the replicas are checked (reachable? how far behind?).
     std::chrono::milliseconds check_every = std::chrono::seconds(1);
+    /// A check without an answer within this long counts as a failure (reads go to the
+    /// primary meanwhile): a replica behind a silent network is given up on this soon.
+    std::chrono::milliseconds check_timeout = std::chrono::seconds(2);
     /// Reads avoid replicas further behind than this. 0: any lag will do.
     std::chrono::milliseconds max_lag = std::chrono::milliseconds(0);
 
@@ -51,6 +57,8 @@ struct cluster_config {
         replicas.validate();
         if (check_every.count() <= 0)
             throw pgcoro::error(make_error_code(errc::invalid_config), "cluster_config: check_every must be positive");
+        if (check_timeout.count() <= 0)
+            throw pgcoro::error(make_error_code(errc::invalid_config), "cluster_config: check_timeout must be positive");
         if (max_lag.count() < 0)
             throw pgcoro::error(make_error_code(errc::invalid_config), "cluster_config: max_lag must not be negative");
     }
@@ -60,9 +68,13 @@ struct cluster_config {
 struct replica_status {
     /// The check reached a replica (and it was within max_lag): reads go there.
     bool usable = false;
-    /// How far the replica's replay is behind: 0 when it has replayed everything it has
-    /// received, else the age of the last transaction it replayed
-    /// (now() - pg_last_xact_replay_timestamp()). Unset until a check succeeds.
+    /// How far the replica's replay is behind: 0 when it is streaming from its primary and
+    /// has replayed everything received, else the age of the last transaction it replayed
+    /// (now() - pg_last_xact_replay_timestamp()), which also grows while a standby that
+    /// lost its primary waits. Unset until a check succeeds. (Whether it streams is read
+    /// from pg_stat_wal_receiver, whose status only superusers and members of
+    /// pg_read_all_stats see: for other roles a replica that replayed all it received
+    /// counts as current.)
     std::optional<std::chrono::milliseconds> lag;
     /// The replica turned out not to be in recovery (promoted, or a primary listed).
     bool is_primary = false;
@@ -86,7 +98,8 @@ public:
 
     /// Throws errc::invalid_config. Opens both pools (min_size each) and starts the check.
     cluster(executor_type ex, cluster_config cfg) : state_(make_state(ex, std::move(cfg))) {
-        boost::asio::co_spawn(state_->strand, watch(state_), boost::asio::detached);
+        boost::asio::co_spawn(state_->strand, watch(state_),
+                              boost::asio::bind_cancellation_slot(state_->stop.slot(), boost::asio::detached));
     }
     ~cluster() { close(); }
     cluster(const cluster&) = delete;
@@ -101,29 +114,29 @@ public:
     pool& reader() noexcept { return state_->usable.load(std::memory_order_acquire) ? state_->replicas : state_->primary; }
 
     /// Runs fn(transaction&) in a READ ONLY transaction on reader() (see
-    /// pool::transaction). When no replica connection comes (errc::pool_timeout,
-    /// errc::pool_closed), it runs on the primary instead; an error after the transaction
-    /// began is fn's and is rethrown as it is.
+    /// pool::transaction). When the replica pool gives no transaction (errc::pool_timeout,
+    /// errc::pool_closed, errc::connection_broken), it runs on the primary instead; an
+    /// error after the transaction began is fn's and is rethrown as it is.
     template <class F>
     auto read_transaction(F fn) -> std::invoke_result_t<F, pgcoro::transaction&> {
         using R = typename std::invoke_result_t<F, pgcoro::transaction&>::value_type;
+        std::shared_ptr<state> s = state_;  // the cluster may go while this runs
         transaction_options ro;
         ro.read_only = true;
-        pool* where = &reader();
         std::optional<pgcoro::transaction> tx;
-        if (where == &state_->replicas) {
+        if (s->usable.load(std::memory_order_acquire)) {
             bool fall_back = false;
             try {
-                tx.emplace(co_await state_->replicas.begin(ro));
+                tx.emplace(co_await s->replicas.begin(ro));
             } catch (const pgcoro::error& e) {
                 if (e.code() != make_error_code(errc::pool_timeout) && e.code() != make_error_code(errc::pool_closed) &&
                     e.code() != make_error_code(errc::connection_broken))
                     throw;
                 fall_back = true;
             }
-            if (fall_back) state_->usable.store(false, std::memory_order_release);
+            if (fall_back) s->usable.store(false, std::memory_order_release);
         }
-        if (!tx) tx.emplace(co_await state_->primary.begin(ro));
+        if (!tx) tx.emplace(co_await s->primary.begin(ro));
         auto body = [&] { return fn(*tx); };
         auto roll_back = [&] { return tx->rollback(); };
         if constexpr (std::is_void_v<R>) {
@@ -147,7 +160,8 @@ public:
         if (state_->closed.exchange(true)) return;
         state_->primary.close();
         state_->replicas.close();
-        boost::asio::post(state_->strand, [s = state_] { s->timer.cancel(); });
+        // Ends the check, a query in flight included.
+        boost::asio::post(state_->strand, [s = state_] { s->stop.emit(boost::asio::cancellation_type::terminal); });
     }
 
 private:
@@ -155,7 +169,8 @@ private:
         pool primary, replicas;
         cluster_config cfg;
         boost::asio::strand<executor_type> strand;
-        boost::asio::steady_timer timer;  // on the strand, as the check is
+        boost::asio::steady_timer timer;         // on the strand, as the check is
+        boost::asio::cancellation_signal stop;  // the check's; emitted on the strand
         std::atomic<bool> usable{false}, closed{false};
         mutable std::mutex mutex;
         replica_status status;
@@ -172,44 +187,63 @@ private:
         return std::make_shared<state>(std::move(ex), std::move(cfg));
     }
 
+    struct probe_result {
+        bool in_recovery = false;
+        std::optional<double> lag_seconds;
+        std::string error;  // empty: the check answered
+    };
+
+    /// One check, its failure as a value (for `||`: see pool::wait_ready).
+    static boost::asio::awaitable<probe_result> probe(std::shared_ptr<state> s) {
+        probe_result r;
+        try {
+            // 0 while streaming with everything received replayed (an idle primary makes
+            // the replay timestamp old without any lag); the replay timestamp's age when
+            // not streaming (status NULL: not visible to this role, see replica_status);
+            // NULL on a primary.
+            auto row = co_await s->replicas.query_one<std::tuple<bool, std::optional<double>>>(
+                "select pg_catalog.pg_is_in_recovery(), case when coalesce((select status = 'streaming' or status is "
+                "null from pg_catalog.pg_stat_wal_receiver), false) and pg_catalog.pg_last_wal_receive_lsn() = "
+                "pg_catalog.pg_last_wal_replay_lsn() then 0::float8 else extract(epoch from pg_catalog.now() - "
+                "pg_catalog.pg_last_xact_replay_timestamp())::float8 end");
+            r.in_recovery = std::get<0>(row);
+            r.lag_seconds = std::get<1>(row);
+        } catch (const std::exception& e) {
+            r.error = e.what();
+            if (r.error.empty()) r.error = "the check failed";
+        }
+        co_return r;
+    }
+
     static boost::asio::awaitable<void> watch(std::shared_ptr<state> s) {
+        using namespace boost::asio::experimental::awaitable_operators;
         while (!s->closed.load()) {
-            std::optional<double> lag_seconds;
-            bool recovering = false;
-            std::string failure;
-            try {
-                // 0 when everything received is replayed (an idle primary makes the
-                // replay timestamp old without any lag); NULL on a primary.
-                auto row = co_await s->replicas.query_one<std::tuple<bool, std::optional<double>>>(
-                    "select pg_catalog.pg_is_in_recovery(), case when pg_catalog.pg_last_wal_receive_lsn() = "
-                    "pg_catalog.pg_last_wal_replay_lsn() then 0::float8 else extract(epoch from "
-                    "pg_catalog.now() - pg_catalog.pg_last_xact_replay_timestamp())::float8 end");
-                recovering = std::get<0>(row);
-                lag_seconds = std::get<1>(row);
-            } catch (const std::exception& e) {
-                failure = e.what();
-            }
+            boost::asio::steady_timer limit(s->strand, s->cfg.check_timeout);
+            auto outcome = co_await (probe(s) || limit.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable)));
+            if (s->closed.load()) break;
+            probe_result r;
+            if (outcome.index() == 0) r = std::move(std::get<0>(outcome));
+            else r.error = "no answer within check_timeout (" + std::to_string(s->cfg.check_timeout.count()) + " ms)";
             {
                 std::lock_guard lock(s->mutex);
                 replica_status& st = s->status;
                 ++st.checks;
-                if (failure.empty()) {
+                if (r.error.empty()) {
                     st.last_error.clear();
-                    st.is_primary = !recovering;
+                    st.is_primary = !r.in_recovery;
                     st.lag = std::chrono::milliseconds(
-                        static_cast<long long>(recovering && lag_seconds ? *lag_seconds * 1000.0 : 0.0));
+                        static_cast<long long>(r.in_recovery && r.lag_seconds ? *r.lag_seconds * 1000.0 : 0.0));
                     st.usable = s->cfg.max_lag.count() == 0 || *st.lag <= s->cfg.max_lag;
                 } else {
                     ++st.failures;
-                    st.last_error = std::move(failure);
+                    st.last_error = std::move(r.error);
                     st.usable = false;
                 }
                 s->usable.store(st.usable, std::memory_order_release);
             }
-            if (s->closed.load()) break;
             s->timer.expires_after(s->cfg.check_every);
             auto [ec] = co_await s->timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
-            (void)ec;
+            if (ec) break;  // close()
         }
     }
 

@@ -13,9 +13,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <exception>
 #include <functional>
 #include <optional>
+#include <random>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -202,8 +204,11 @@ public:
         for (;;) {
             // Cancelled after the server granted it but before we heard: unlock() must try.
             lock_state_ = lock_state::maybe;
-            auto [got, pid] = co_await conn_.query_one<std::tuple<bool, std::int32_t>>(
-                "select pg_try_advisory_lock($1), pg_backend_pid()", key_);
+            if (session_token_.empty()) session_token_ = random_token();
+            auto [got, pid, token] = co_await conn_.query_one<std::tuple<bool, std::int32_t, std::string>>(
+                "select pg_try_advisory_lock($1), pg_backend_pid(), set_config('pgcoro.migrator_session', $2, false)",
+                key_, session_token_);
+            (void)token;
             lock_pid_ = pid;
             if (got) break;
             lock_state_ = lock_state::none;
@@ -245,6 +250,11 @@ public:
                     std::get<0>(saved_timeouts_), std::get<1>(saved_timeouts_));
             // Unlocking a lock not held returns false (and a warning): fine when unsure.
             ok = co_await conn_.query_one<bool>("select pg_advisory_unlock($1)", key_) || state == lock_state::maybe;
+            // Behind a transaction pooler the lock stays with the server session that
+            // took it, and would block every later migration for as long as the pooler
+            // keeps that connection: end that session (the pooler replaces it).
+            if (session_moved_ && !ok)
+                (void)co_await conn_.query_one<bool>("select pg_terminate_backend($1)", lock_pid_);
         } catch (...) {
             ok = false;
         }
@@ -327,18 +337,36 @@ public:
         }
     }
 
+    static std::string random_token() {
+        std::random_device rd;
+        std::string t;
+        for (int i = 0; i < 4; ++i) {
+            char buf[9];
+            std::snprintf(buf, sizeof buf, "%08x", static_cast<unsigned>(rd()));
+            t += buf;
+        }
+        return t;
+    }
+
     /// The lock belongs to the server session that took it. Through a transaction pooler
-    /// (PgBouncer pool_mode=transaction) the next statement may run in another one: then
-    /// nothing is applied, and the error says why.
+    /// (PgBouncer pool_mode=transaction) a later statement may run in another server
+    /// session, or another migrator's lock statement may land in ours (the lock is
+    /// re-entrant): the process id and this run's token, set with the lock, tell. Run
+    /// inside each script's transaction, so the script runs in the locked session or
+    /// not at all.
     boost::asio::awaitable<void> check_session() {
-        auto pid = co_await conn_.query_one<std::int32_t>("select pg_backend_pid()");
-        if (pid != lock_pid_)
+        auto [pid, token] = co_await conn_.query_one<std::tuple<std::int32_t, std::string>>(
+            "select pg_backend_pid(), coalesce(current_setting('pgcoro.migrator_session', true), '')");
+        if (pid != lock_pid_ || token != session_token_) {
+            session_moved_ = true;
             throw pgcoro::error(make_error_code(errc::invalid_config),
-                                "the migration lock was taken by server process " + std::to_string(lock_pid_) +
-                                    " but this statement ran in process " + std::to_string(pid) +
+                                "the migration lock was taken in server process " + std::to_string(lock_pid_) +
+                                    ", but this statement ran in process " + std::to_string(pid) +
+                                    (pid == lock_pid_ ? " after another migrator's lock statement" : "") +
                                     ": the connection goes through a transaction-pooling proxy (PgBouncer "
-                                    "pool_mode=transaction?), which cannot hold a session's advisory lock; connect "
+                                    "pool_mode=transaction?), which cannot keep a session's advisory lock; connect "
                                     "the migrator to PostgreSQL directly or through session pooling");
+        }
     }
 
     /// Runs a script and writes its record in one transaction, or, for a no-transaction
@@ -346,7 +374,6 @@ public:
     /// script's run time.
     boost::asio::awaitable<std::chrono::milliseconds> run(const sql_script& s, record kind, std::int64_t version,
                                                            const std::string& name) {
-        co_await check_session();
         auto start = migrate_clock::now();
         std::exception_ptr failure;
         std::optional<pgcoro::error> located;
@@ -355,6 +382,7 @@ public:
             auto body = [&]() -> boost::asio::awaitable<void> {
                 try {
                     co_await conn_.execute("begin");
+                    co_await check_session();
                     co_await conn_.execute_script(s.sql);
                     took = ms_since(start);
                     co_await write_record(kind, version, name, s, took);
@@ -371,6 +399,7 @@ public:
             std::size_t done = 0;
             try {
                 for (const auto& st : statements) {
+                    co_await check_session();  // (no transaction: checked just before)
                     co_await conn_.execute_script(st.text);
                     ++done;
                 }
@@ -448,6 +477,8 @@ private:
     enum class lock_state { none, maybe, held };
     lock_state lock_state_ = lock_state::none;
     std::int32_t lock_pid_ = 0;
+    std::string session_token_;
+    bool session_moved_ = false;
     std::tuple<std::string, std::string> saved_timeouts_{"0", "0"};
 };
 

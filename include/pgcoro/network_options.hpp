@@ -16,10 +16,11 @@ struct network_options {
     // Not an aggregate, on purpose (g++ 12: see connect_options).
     network_options() = default;
 
-    /// Each host of a multi-host connection string gets at most this long (TCP, TLS,
-    /// authentication, the target_session_attrs check) before the next one is tried,
-    /// within the whole connect's timeout. Unset: libpq's `connect_timeout` parameter
-    /// when the string has one, else an equal share of the connect timeout per host.
+    /// Each host of a multi-host connection string (each address of a name) gets at most
+    /// this long (TCP, TLS, authentication, the target_session_attrs check) before the
+    /// next one is tried, within the whole connect's timeout. Unset: libpq's
+    /// `connect_timeout` parameter when the string has one (per host, as libpq means it),
+    /// else an equal share of the connect timeout per host.
     std::optional<std::chrono::milliseconds> host_timeout;
     /// TCP keepalives (libpq's keepalives_idle, keepalives_interval, keepalives_count):
     /// the kernel probes an idle connection and drops it when the peer is gone.

@@ -23,6 +23,7 @@ pgcoro::pool_config config(std::size_t max, std::size_t min = 0, std::string u =
     auto c = pgcoro::pool_config::from_url(std::move(u));
     c.max_size = max;
     c.min_size = min;
+    c.pooler_safe = pooler_state() != nullptr;
     return c;
 }
 
@@ -82,7 +83,7 @@ TEST_CASE("pool_config from the environment names the bad variable, never the UR
     with_env({}, [] { CHECK_THROWS_AS(pgcoro::pool_config::from_env(), pgcoro::error); });
 }
 
-TEST_CASE("an exhausted pool times out within acquire_timeout", "[pool]") {
+TEST_CASE("an exhausted pool times out within acquire_timeout", "[pool][pooler]") {
     run([](asio::io_context& io) -> asio::awaitable<void> {
         auto cfg = config(2);
         cfg.acquire_timeout = std::chrono::milliseconds(500);
@@ -292,7 +293,7 @@ TEST_CASE("lifetimes and idle timeouts retire connections", "[pool]") {
     });
 }
 
-TEST_CASE("row-level security: 2 tenants x 50 coroutines, zero rows cross", "[pool][rls]") {
+TEST_CASE("row-level security: 2 tenants x 50 coroutines, zero rows cross", "[pool][rls][pooler]") {
     run([](asio::io_context& io) -> asio::awaitable<void> {
         std::string schema = unique_name("rls");
         auto owner = co_await connect(app_url());
@@ -342,7 +343,7 @@ TEST_CASE("row-level security: 2 tenants x 50 coroutines, zero rows cross", "[po
     });
 }
 
-TEST_CASE("transactions commit, roll back, nest and report aborted commits", "[pool][tx]") {
+TEST_CASE("transactions commit, roll back, nest and report aborted commits", "[pool][tx][pooler]") {
     run([](asio::io_context& io) -> asio::awaitable<void> {
         pgcoro::pool db(io.get_executor(), config(2));
         std::string t = unique_name("txt");

@@ -151,7 +151,46 @@ TEST_CASE("the migrator through transaction pooling stops with a clear error whe
         auto direct = co_await connect();
         auto applied = co_await direct.query_one<bool>("select to_regclass($1) is not null", table);
         CHECK_FALSE(applied);  // nothing was applied
+        // The lock was not left behind in PgBouncer's server connection: the migrator
+        // ended that server session.
+        auto left_locked = co_await direct.query_one<std::int64_t>(
+            "select count(*) from pg_locks where locktype = 'advisory' and "
+            "database = (select oid from pg_database where datname = current_database())");
+        CHECK(left_locked == 0);
         co_await direct.execute_script("drop table if exists " + history + "; drop table if exists " + history +
                                        "_seeds");
     });
+}
+
+TEST_CASE("without pooler_safe, transaction pooling breaks named statements, and the error says what to set",
+          "[pgbouncer]") {
+    own_cluster& b = transaction_bouncer();
+    run([&](asio::io_context& io) -> asio::awaitable<void> {
+        auto cfg = pgcoro::pool_config::from_url(b.url);
+        cfg.min_size = 4;
+        cfg.max_size = 4;
+        pgcoro::pool db(io.get_executor(), cfg);
+        co_await db.wait_ready(10s);
+        long failed = 0, hinted = 0;
+        int left = 64;
+        for (int w = 0; w < 64; ++w)
+            asio::co_spawn(io, [&, w]() -> asio::awaitable<void> {
+                for (int i = 0; i < 20; ++i) {
+                    try {
+                        // Statements of different texts get the same names on different
+                        // client connections: PgBouncer mixes them on its server connections.
+                        if ((w + i) % 2) (void)co_await db.query_one<std::int64_t>("select $1::int8 + 2", std::int64_t{i});
+                        else (void)co_await db.query_one<std::string>("select $1::text || 'x'", std::to_string(i));
+                    } catch (const pgcoro::error& e) {
+                        ++failed;
+                        hinted += std::string(e.what()).find("pooler_safe") != std::string::npos;
+                    }
+                }
+            }, [&](std::exception_ptr) { --left; });
+        while (left > 0) co_await pause(10ms);
+        INFO(failed << " failed, " << hinted << " of them naming pooler_safe");
+        CHECK(failed > 0);
+        CHECK(hinted > 0);
+        db.close();
+    }, 120s);
 }

@@ -15,22 +15,29 @@ TEST_CASE("target_session_attrs picks the primary or the standby, host by host",
     run([&](asio::io_context&) -> asio::awaitable<void> {
         auto in_recovery = [](pgcoro::connection& db) { return db.query_one<bool>("select pg_is_in_recovery()"); };
         auto rw = co_await connect_with(hosts_params(s + "," + p, pw, "target_session_attrs=read-write"));
-        CHECK_FALSE(co_await in_recovery(rw));
+        auto got1 = co_await in_recovery(rw);
+        CHECK_FALSE(got1);
         auto primary = co_await connect_with(hosts_params(s + "," + p, pw, "target_session_attrs=primary"));
-        CHECK_FALSE(co_await in_recovery(primary));
+        auto got2 = co_await in_recovery(primary);
+        CHECK_FALSE(got2);
         auto ro = co_await connect_with(hosts_params(p + "," + s, pw, "target_session_attrs=read-only"));
-        CHECK(co_await in_recovery(ro));
+        auto got3 = co_await in_recovery(ro);
+        CHECK(got3);
         auto standby = co_await connect_with(hosts_params(p + "," + s, pw, "target_session_attrs=standby"));
-        CHECK(co_await in_recovery(standby));
+        auto got4 = co_await in_recovery(standby);
+        CHECK(got4);
         auto prefer = co_await connect_with(hosts_params(p + "," + s, pw, "target_session_attrs=prefer-standby"));
-        CHECK(co_await in_recovery(prefer));
+        auto got5 = co_await in_recovery(prefer);
+        CHECK(got5);
         // prefer-standby with no standby listed: the second pass takes the primary.
         auto fallback = co_await connect_with(hosts_params(p, pw, "target_session_attrs=prefer-standby"));
-        CHECK_FALSE(co_await in_recovery(fallback));
+        auto got6 = co_await in_recovery(fallback);
+        CHECK_FALSE(got6);
         // A URL works the same way.
         auto via_url = co_await connect_with("postgresql://pgcoro:" + pw + "@127.0.0.1:" + s + ",127.0.0.1:" + p +
                                              "/postgres?target_session_attrs=read-write");
-        CHECK_FALSE(co_await in_recovery(via_url));
+        auto got7 = co_await in_recovery(via_url);
+        CHECK_FALSE(got7);
 
         auto none = co_await expect_error(connect_with(hosts_params(s, pw, "target_session_attrs=read-write")));
         CHECK(none.code() == pgcoro::make_error_code(errc::connect_failed));
@@ -168,17 +175,28 @@ void failover_scenario(bool synchronous) {
                 }
             }, [&](std::exception_ptr) { --workers; });
         co_await nap(1s);
+        // pg_ctl blocks: on a thread, which only runs commands (Catch2's assertions are
+        // not thread-safe); their results are checked here.
+        std::atomic<int> crash_rc{-1}, promote_rc{-1};
+        std::atomic<bool> admin_done{false};
         std::jthread admin([&] {
-            primary.crash();  // pg_ctl stop -m immediate
+            crash_rc = std::system((script() + " crash " + primary.state).c_str());  // pg_ctl stop -m immediate
             crashed_at = clk::now().time_since_epoch().count();
-            standby.promote();  // returns once the standby is out of recovery
+            // Returns once the standby is out of recovery.
+            promote_rc = crash_rc == 0 ? std::system((script() + " promote " + standby.state).c_str()) : -1;
             promoted_at = clk::now().time_since_epoch().count();
+            admin_done = true;
         });
-        while (promoted_at.load() == 0 || (acked_after.size() < 200 && clk::now() - clk::time_point(clk::duration(promoted_at.load())) < 20s))
+        auto started = clk::now();
+        while (!admin_done && clk::now() - started < 60s) co_await nap(20ms);
+        while (admin_done && acked_after.size() < 200 &&
+               clk::now() - clk::time_point(clk::duration(promoted_at.load())) < 20s)
             co_await nap(20ms);
         stop = true;
         while (workers > 0) co_await nap(10ms);
         admin.join();
+        REQUIRE(crash_rc == 0);
+        REQUIRE(promote_rc == 0);
 
         REQUIRE(first_after != clk::time_point{});
         auto ms_since = [&](clk::rep t) {
@@ -190,7 +208,8 @@ void failover_scenario(bool synchronous) {
         // Every write acknowledged after the promotion is on the new primary; some
         // acknowledged just before the crash may be lost (asynchronous replication).
         auto fresh = co_await pgcoro::connection::connect(io.get_executor(), standby.url);
-        CHECK_FALSE(co_await fresh.query_one<bool>("select pg_is_in_recovery()"));
+        auto got8 = co_await fresh.query_one<bool>("select pg_is_in_recovery()");
+        CHECK_FALSE(got8);
         auto stored = co_await fresh.query<std::int64_t>("select id from failover_log");
         std::sort(stored.begin(), stored.end());
         auto has = [&](std::int64_t id) { return std::binary_search(stored.begin(), stored.end(), id); };

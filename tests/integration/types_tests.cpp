@@ -58,7 +58,7 @@ asio::awaitable<T> echo(pgcoro::connection& c, const T& v) {
 
 }  // namespace
 
-TEST_CASE("numeric keeps every digit", "[types][numeric]") {
+TEST_CASE("numeric keeps every digit", "[types][numeric][pooler]") {
     run([](asio::io_context&) -> asio::awaitable<void> {
         auto c = co_await connect();
         std::string thousand(1000, '7');
@@ -102,7 +102,7 @@ TEST_CASE("numeric keeps every digit", "[types][numeric]") {
     });
 }
 
-TEST_CASE("text, bytea, uuid, json and inet round-trip", "[types]") {
+TEST_CASE("text, bytea, uuid, json and inet round-trip", "[types][pooler]") {
     run([](asio::io_context&) -> asio::awaitable<void> {
         auto c = co_await connect();
         // bytea with every byte value, NUL included.
@@ -218,7 +218,7 @@ TEST_CASE("dates and times at their edges, in several time zones", "[types][time
     });
 }
 
-TEST_CASE("arrays, NULL elements and their errors", "[types][arrays]") {
+TEST_CASE("arrays, NULL elements and their errors", "[types][arrays][pooler]") {
     run([](asio::io_context&) -> asio::awaitable<void> {
         auto c = co_await connect();
         std::vector<std::optional<int32_t>> with_nulls{1, std::nullopt, 3};

@@ -4,6 +4,9 @@
 
 #include <pgcoro/detail/host_plan.hpp>
 
+#include <algorithm>
+#include <random>
+
 using namespace pgcoro::detail;
 
 TEST_CASE("target_session_attrs values parse as libpq spells them", "[hosts]") {
@@ -60,6 +63,31 @@ TEST_CASE("host lists pair up as libpq pairs them", "[hosts]") {
 
     CHECK_FALSE(host_entries("a,b", "", "1,2,3"));       // libpq reports these itself
     CHECK_FALSE(host_entries("a,b", "10.0.0.1", ""));
+}
+
+TEST_CASE("load_balance_hosts=random shuffles hosts, and each name's addresses among themselves", "[hosts]") {
+    std::vector<host_entry> base;
+    for (int h = 0; h < 4; ++h)
+        for (int a = 0; a < 3; ++a)
+            base.push_back(host_entry{"h" + std::to_string(h), "10.0." + std::to_string(h) + "." + std::to_string(a), "5432"});
+    std::mt19937 rng(7);
+    bool moved = false;
+    for (int round = 0; round < 20; ++round) {
+        auto e = base;
+        shuffle_hosts(e, rng);
+        REQUIRE(e.size() == base.size());
+        // Each name's addresses stay together, and every entry is still there.
+        std::vector<std::string> seen_hosts;
+        for (std::size_t i = 0; i < e.size(); ++i)
+            if (i == 0 || e[i].host != e[i - 1].host) seen_hosts.push_back(e[i].host);
+        CHECK(seen_hosts.size() == 4);
+        auto sorted = e;
+        auto key = [](const host_entry& x) { return x.hostaddr; };
+        std::sort(sorted.begin(), sorted.end(), [&](auto& a, auto& b) { return key(a) < key(b); });
+        for (std::size_t i = 0; i < e.size(); ++i) CHECK(sorted[i].hostaddr == base[i].hostaddr);
+        moved = moved || e[0].hostaddr != base[0].hostaddr;
+    }
+    CHECK(moved);
 }
 
 TEST_CASE("the walk tries each host once, prefer-standby twice", "[hosts]") {

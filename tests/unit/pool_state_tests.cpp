@@ -244,6 +244,19 @@ TEST_CASE("pool state: a busy pool grows while it may; a stalled connection is n
     CHECK(r.st.acquire(8, kind::shared, r.now) == b);
 }
 
+TEST_CASE("pool state: a connect that ends after close() is no failure", "[unit][pool][close]") {
+    rig r(rig::config(1, 2));
+    r.st.start(r.now);
+    auto acts = r.take();
+    REQUIRE(acts.size() == 1);
+    r.st.close();
+    (void)r.take();
+    r.st.connect_failed(acts[0].target, "the connect was cancelled", r.now);
+    CHECK(r.st.stats().connect_failures == 0);
+    CHECK(r.st.stats().size == 0);
+    CHECK(rig::only(r.take(), type::connect).empty());
+}
+
 TEST_CASE("pool state: reconnect backoff doubles, resets on success", "[unit][pool][backoff]") {
     auto cfg = rig::config(1, 2);
     cfg.reconnect_backoff_initial = 100ms;

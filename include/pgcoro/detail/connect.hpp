@@ -22,6 +22,7 @@
 #include <exception>
 #include <fstream>
 #include <optional>
+#include <random>
 #include <string>
 #include <tuple>
 #include <variant>
@@ -124,17 +125,15 @@ inline void merge_service_file(conn_params& p) {
     }
 }
 
-/// The connect budget when the caller set none: libpq's connect_timeout (or
-/// PGCONNECT_TIMEOUT), seconds per host, at least 2, as libpq applies it.
-inline std::optional<std::chrono::milliseconds> default_connect_timeout(const conn_params& p) {
+/// libpq's connect_timeout (from the string or PGCONNECT_TIMEOUT): seconds per host (per
+/// address) tried, at least 2, as libpq applies it; unset or 0: none.
+inline std::optional<std::chrono::milliseconds> libpq_host_timeout(const conn_params& p) {
     std::string v;
     if (auto t = p.get("connect_timeout")) v = *t;
     else if (const char* e = std::getenv("PGCONNECT_TIMEOUT")) v = e;
     int seconds = std::atoi(v.c_str());
     if (seconds <= 0) return std::nullopt;
-    std::size_t hosts = 1;
-    if (auto h = p.get("host"); h && !h->empty()) hosts = split_list(*h).size();
-    return std::chrono::seconds(std::max(seconds, 2) * static_cast<int>(hosts));
+    return std::chrono::seconds(std::max(seconds, 2));
 }
 
 /// libpq resolves host names inside PQconnectStart/PQconnectPoll with a blocking
@@ -356,15 +355,13 @@ inline boost::asio::awaitable<pgconn_ptr> connect_pq(boost::asio::any_io_executo
     if (net.tcp_user_timeout) params.set("tcp_user_timeout", std::to_string(net.tcp_user_timeout->count()));
 
     auto started = clock::now();
-    std::optional<std::chrono::milliseconds> libpq_per_host;
-    if (auto total = default_connect_timeout(params)) {
-        std::size_t hosts = 1;
-        if (auto h = params.get("host"); h && !h->empty()) hosts = split_list(*h).size();
-        libpq_per_host = *total / static_cast<long>(hosts);
-    }
-    if (!timeout) timeout = default_connect_timeout(params);
+    const std::optional<std::chrono::milliseconds> libpq_per_host = libpq_host_timeout(params);
     auto deadline = timeout ? started + *timeout : clock::time_point::max();
-    co_await resolve_hosts(ex, params, secrets, deadline);
+    // Name lookups: within the caller's timeout, else within libpq's per-host one. (In a
+    // local: g++ 12 evaluates both arms of a ?: inside a co_await expression.)
+    auto lookup_deadline = deadline;
+    if (!timeout && libpq_per_host) lookup_deadline = started + *libpq_per_host;
+    co_await resolve_hosts(ex, params, secrets, lookup_deadline);
 
     std::string target_text;
     if (auto t = params.get("target_session_attrs")) target_text = *t;
@@ -382,16 +379,36 @@ inline boost::asio::awaitable<pgconn_ptr> connect_pq(boost::asio::any_io_executo
     };
     auto entries = host_entries(listed("host", "PGHOST"), listed("hostaddr", "PGHOSTADDR"), listed("port", "PGPORT"));
     if (!entries) entries.emplace(1);  // lists that disagree: libpq says so
+    // libpq >= 16 (older ones refuse the keyword when parsing).
+    if (auto lb = params.get("load_balance_hosts"); lb && *lb == "random") {
+        std::random_device rd;
+        std::mt19937 rng(rd());
+        shuffle_hosts(*entries, rng);
+    }
     bool alone = entries->size() == 1;
+    if (!timeout && libpq_per_host) {  // libpq's rule: each host (address) its timeout
+        timeout = *libpq_per_host * static_cast<long>(entries->size());
+        deadline = clock::now() + *timeout;
+    }
     auto budget = host_walk::host_budget(net.host_timeout ? net.host_timeout : libpq_per_host, timeout, entries->size());
 
     std::vector<std::string> failures;
     std::exception_ptr only_failure;
     bool all_timeouts = true;
     host_walk walk(entries->size(), *target);
+    const host_entry* turned_down = nullptr;  // the other addresses of its name are skipped, as libpq does
+    bool second_pass = false;
     while (auto at = walk.next()) {
         if (clock::now() >= deadline) break;
         const host_entry& e = (*entries)[at->host];
+        if (at->second_pass != second_pass) {  // prefer-standby's second pass: every host again
+            second_pass = true;
+            turned_down = nullptr;
+        }
+        if (turned_down && turned_down != &e && !e.host.empty() && e.host == turned_down->host &&
+            e.port == turned_down->port)
+            continue;
+        turned_down = nullptr;
         conn_params one = params;
         if (!alone) {
             one.set("host", e.host);
@@ -414,6 +431,7 @@ inline boost::asio::awaitable<pgconn_ptr> connect_pq(boost::asio::any_io_executo
                 co_return conn;
             }
             all_timeouts = false;
+            turned_down = &e;
             failures.push_back(e.label() + ": " + session_mismatch_reason(*target));
         } catch (const pgcoro::error& err) {
             if (err.code() == asio::error::operation_aborted) throw;

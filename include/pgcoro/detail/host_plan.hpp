@@ -102,6 +102,26 @@ inline std::optional<std::vector<host_entry>> host_entries(std::string_view host
     return out;
 }
 
+/// libpq >= 16's load_balance_hosts=random: the hosts in random order, and the addresses
+/// of each name in random order among themselves (consecutive entries with the same
+/// host and port are one name's addresses, as resolve_hosts lays them out).
+template <class Rng>
+void shuffle_hosts(std::vector<host_entry>& entries, Rng& rng) {
+    std::vector<std::vector<host_entry>> groups;
+    for (auto& e : entries) {
+        if (groups.empty() || e.host.empty() || groups.back().front().host != e.host ||
+            groups.back().front().port != e.port)
+            groups.emplace_back();
+        groups.back().push_back(std::move(e));
+    }
+    std::shuffle(groups.begin(), groups.end(), rng);
+    entries.clear();
+    for (auto& g : groups) {
+        std::shuffle(g.begin(), g.end(), rng);
+        for (auto& e : g) entries.push_back(std::move(e));
+    }
+}
+
 /// The order of attempts: every host once, and for prefer-standby (when the first pass
 /// found no standby) every host once more, taking any session.
 class host_walk {

@@ -540,6 +540,11 @@ private:
                 (d.sqlstate == "0A000" && d.message.find("cached plan") != std::string::npos))
                 cache_.erase_name(op.prepared_name);
         }
+        // pgcoro prepares each of its names once per session: the server already having
+        // it means the session is not ours alone, a transaction pooler's doing.
+        if (in_prepare && d.sqlstate == "42P05" && !op.prepared_name.empty() && d.hint.empty())
+            d.hint = "the connection goes through a transaction-pooling proxy (PgBouncer pool_mode=transaction?), "
+                     "which shares server sessions: set pool_config::pooler_safe (or connect_options::pooler_safe)";
         if (op.ec) return;  // keep the first (or the cancelled caller's operation_aborted)
         boost::system::error_code ec =
             d.sqlstate.empty() ? make_error_code(errc::connection_broken) : make_sqlstate_error(d.sqlstate);

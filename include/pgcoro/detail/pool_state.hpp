@@ -168,6 +168,11 @@ public:
 
     /// `message` never holds a password (connect errors have it removed).
     void connect_failed(slot* s, std::string message, time_point now) {
+        if (closed_) {  // cancelled by close(), or failed after it: not the server's fault
+            remove_slot(s);
+            serve(now);
+            return;
+        }
         ++totals_.connect_failures;
         push_event(pool_event::kind::connect_failed, message, 0);
         last_connect_error_ = std::move(message);
