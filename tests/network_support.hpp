@@ -29,6 +29,23 @@ inline asio::awaitable<pgcoro::connection> connect_with(std::string conninfo, pg
     co_return co_await pgcoro::connection::connect(ex, std::move(conninfo), std::move(o));
 }
 
+/// `select 1` through `db` until `n` calls succeeded or `limit` passed, pausing 50 ms after
+/// each failure; how many succeeded.
+inline asio::awaitable<int> successes_within(pgcoro::pool& db, int n, std::chrono::seconds limit) {
+    auto start = std::chrono::steady_clock::now();
+    int ok = 0;
+    while (ok < n && std::chrono::steady_clock::now() - start < limit) {
+        bool failed = false;
+        try {
+            ok += co_await db.query_one<int32_t>("select 1");
+        } catch (const pgcoro::error&) {
+            failed = true;
+        }
+        if (failed) co_await nap(50ms);
+    }
+    co_return ok;
+}
+
 inline bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 /// One TLS cluster for the TLS cases (started on first use, stopped at exit).

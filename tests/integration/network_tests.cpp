@@ -253,17 +253,7 @@ TEST_CASE("a pool through a black hole, a cut and a heal: statements fail within
 
         // Healed: the pool serves again without a restart.
         proxy.heal();
-        auto healed = clk::now();
-        int ok = 0;
-        while (ok < 50 && clk::now() - healed < 20s) {
-            bool failed = false;
-            try {
-                ok += co_await db.query_one<int32_t>("select 1");
-            } catch (const pgcoro::error&) {
-                failed = true;
-            }
-            if (failed) co_await nap(50ms);
-        }
+        int ok = co_await successes_within(db, 50, 20s);
         CHECK(ok == 50);
 
         // Cut: the connections die at once; what was in flight fails, the next calls work.
@@ -283,17 +273,7 @@ TEST_CASE("a pool through a black hole, a cut and a heal: statements fail within
         int lost = 0;
         for (auto& g : got) lost += !g;
         CHECK(lost > 0);
-        auto after_cut = clk::now();
-        ok = 0;
-        while (ok < 20 && clk::now() - after_cut < 20s) {
-            bool failed = false;
-            try {
-                ok += co_await db.query_one<int32_t>("select 1");
-            } catch (const pgcoro::error&) {
-                failed = true;
-            }
-            if (failed) co_await nap(50ms);
-        }
+        ok = co_await successes_within(db, 20, 20s);
         CHECK(ok == 20);
         db.close();
     });
