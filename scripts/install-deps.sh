@@ -7,6 +7,7 @@ packages=(
   build-essential cmake pkg-config
   libboost1.81-dev libpq-dev libfmt-dev catch2 libssl-dev libcli11-dev openssl pgbouncer
   postgresql postgresql-contrib
+  clang libclang-rt-14-dev  # the decoders' libFuzzer targets (scripts/fuzz.sh)
 )
 
 missing=()

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs what is missing (apt), builds the
 # tests three times (optimised; AddressSanitizer + UBSan; ThreadSanitizer for the
-# threaded tests) and runs each build's CTest suite
+# threaded tests), fuzzes the decoders (libFuzzer, bounded in time), and runs each build's CTest suite
 # against its own throwaway PostgreSQL cluster, which CTest stops even when tests fail.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,6 +32,9 @@ cmake --build build/sanitize -j"$jobs"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 (cd build/sanitize && ctest --output-on-failure -E install_consumer) || status=1
+
+echo "== libFuzzer: every decoder family, 15 s each, under ASan + UBSan"
+bash scripts/fuzz.sh 15 || status=1
 
 echo "== ThreadSanitizer build (one connection and one pool from two threads)"
 cmake -S . -B build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPGCORO_TSAN=ON \

@@ -96,7 +96,8 @@ template <class T>
 class copy_reader {
 public:
     copy_reader() = default;
-    copy_reader(copy_out_stream raw, detail::column_types<T> types) : raw_(std::move(raw)), parser_(types) {}
+    copy_reader(copy_out_stream raw, detail::column_types<T> types, detail::catalog_ptr catalog)
+        : raw_(std::move(raw)), parser_(types), catalog_(std::move(catalog)) {}
 
     /// Replaces the contents of `rows` (elements reused) with the next rows; returns
     /// how many, 0 at the end. Throws pgcoro::error (the server's, or a decode error
@@ -126,15 +127,16 @@ public:
 private:
     copy_out_stream raw_;
     std::optional<detail::copy_row_parser<T>> parser_;
+    detail::catalog_ptr catalog_;  // what parser_'s column types point into
     std::string buf_;
 };
 
 namespace detail {
 
-/// A statement's raw result (the COPY column probe's).
+/// A statement's raw result and the connection's types (the COPY column probe's).
 struct to_pgresult {
-    using type = pgresult_ptr;
-    type operator()(pgresult_ptr r) const { return r; }
+    using type = std::pair<pgresult_ptr, catalog_ptr>;
+    type operator()(pgresult_ptr r, catalog_ptr c) const { return {std::move(r), std::move(c)}; }
 };
 
 /// What a typed COPY names, as SQL: `items`, `app.items (id, "Name", price)`, or for
@@ -191,20 +193,24 @@ boost::asio::awaitable<copy_writer<T>> make_copy_writer(std::shared_ptr<connecti
     copy_target t = copy_target::parse(target);
     if (t.is_query())
         throw pgcoro::error(make_error_code(errc::invalid_argument), "COPY FROM needs a table, not a query");
-    pgresult_ptr probe =
+    auto [probe, catalog] =
         co_await async_exec<to_pgresult>(impl, make_op(t.probe_sql()), exception_style{}, boost::asio::use_awaitable);
-    check_copy_columns<T>(probe.get());
+    check_copy_columns<T>(probe.get(), catalog.get());
     co_return copy_writer<T>(copy_in_stream(std::move(impl), t.copy_sql(true)));
 }
 
 template <class T>
 boost::asio::awaitable<copy_reader<T>> make_copy_reader(std::shared_ptr<connection_impl> impl, std::string target) {
     copy_target t = copy_target::parse(target);
-    pgresult_ptr probe =
+    auto [probe, catalog] =
         co_await async_exec<to_pgresult>(impl, make_op(t.probe_sql()), exception_style{}, boost::asio::use_awaitable);
-    check_row_type<T>(probe.get());
-    column_types<T> types(probe.get());
-    co_return copy_reader<T>(copy_out_stream(std::move(impl), t.copy_sql(false)), types);
+    static_assert(owned_row_type<T>() || true);  // its own static_assert says why
+    static_assert(!maps_by_name<T>,
+                  "pgcoro: binary COPY maps fields by position, but this struct is described (mapped by name): "
+                  "name the columns in field order and specialise pgcoro::row_mapping<T> with by_name = false");
+    check_row_type<T>(probe.get(), catalog.get());
+    column_types<T> types(probe.get(), catalog.get());
+    co_return copy_reader<T>(copy_out_stream(std::move(impl), t.copy_sql(false)), types, std::move(catalog));
 }
 
 }  // namespace detail

@@ -7,6 +7,7 @@
 #include <pgcoro/types/oids.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <string_view>
 #include <vector>
 
@@ -17,7 +18,8 @@ namespace pgcoro {
 class result {
 public:
     result() = default;
-    explicit result(detail::pgresult_ptr r) noexcept : res_(std::move(r)) {}
+    explicit result(detail::pgresult_ptr r, std::shared_ptr<const type_catalog> types = nullptr) noexcept
+        : res_(std::move(r)), types_(std::move(types)) {}
 
     bool empty() const noexcept { return rows() == 0; }
     int rows() const noexcept { return res_ ? PQntuples(res_.get()) : 0; }
@@ -27,6 +29,10 @@ public:
         return n ? std::string_view(n) : std::string_view();
     }
     oid_t column_type(int col) const noexcept { return res_ ? PQftype(res_.get(), col) : 0; }
+    /// The column's type with what the connection knows of it (name, kind, element...).
+    pg_type column_pg_type(int col) const noexcept { return pg_type(column_type(col), types_.get()); }
+    /// The connection's looked-up types when this result arrived (may be nullptr).
+    const type_catalog* types() const noexcept { return types_.get(); }
 
     /// Rows affected by INSERT/UPDATE/DELETE/MERGE, returned by SELECT, moved by COPY...;
     /// 0 for commands that report no count.
@@ -42,8 +48,8 @@ public:
     template <decodable T>
     T get(int row, int col) const {
         check(row, col);
-        detail::check_column<T>(res_.get(), col);
-        return detail::read_field<T>(res_.get(), row, col);
+        detail::check_column<T>(res_.get(), col, types_.get());
+        return detail::read_field<T>(res_.get(), row, col, column_pg_type(col));
     }
 
     /// All rows mapped onto T (a scalar, a std::tuple or an aggregate struct). The columns
@@ -52,10 +58,10 @@ public:
     std::vector<T> as() const {
         std::vector<T> out;
         if (!res_) return out;
-        detail::check_row_type<T>(res_.get());
+        detail::check_row_type<T>(res_.get(), types_.get());
         int n = rows();
         out.reserve(static_cast<std::size_t>(n));
-        detail::column_types<T> types(res_.get());
+        detail::column_types<T> types(res_.get(), types_.get());
         if constexpr (std::is_default_constructible_v<T>) {
             for (int r = 0; r < n; ++r) detail::read_row_into(res_.get(), r, types, out.emplace_back());
         } else {
@@ -77,6 +83,7 @@ private:
     }
 
     detail::pgresult_ptr res_;
+    std::shared_ptr<const type_catalog> types_;
 };
 
 }  // namespace pgcoro

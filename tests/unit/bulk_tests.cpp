@@ -371,7 +371,7 @@ TEST_CASE("binary COPY rows: encoded, then parsed back; malformed data is an err
     CHECK(data.substr(0, 11) == std::string_view("PGCOPY\n\377\r\n\0", 11));
 
     column_types<item> types;
-    types.oid = {oids::int8, oids::text, oids::float8};
+    types.oid = {pg_type(oids::int8), pg_type(oids::text), pg_type(oids::float8)};
     copy_row_parser<item> parser(types);
     std::vector<item> rows(5);  // elements are reused, the rest dropped by the caller
     REQUIRE(parser.parse(data, rows) == 2);
@@ -415,14 +415,14 @@ TEST_CASE("binary COPY rows: encoded, then parsed back; malformed data is an err
 }
 
 TEST_CASE("binary COPY column check: exact types, text into text-like columns", "[bulk][copy]") {
-    CHECK(copy_encodes_as<std::int64_t>(oids::int8));
-    CHECK(!copy_encodes_as<std::int64_t>(oids::int4));  // an int8's 8 bytes in an int4 column
-    CHECK(!copy_encodes_as<std::int64_t>(oids::timestamptz));
-    CHECK(copy_encodes_as<std::optional<std::string>>(oids::varchar));
-    CHECK(copy_encodes_as<std::string>(oids::json));
-    CHECK(!copy_encodes_as<std::string>(oids::jsonb));  // jsonb's binary form has a version byte
-    CHECK(copy_encodes_as<timestamptz>(oids::timestamptz));
-    CHECK(!copy_encodes_as<timestamptz>(oids::timestamp));
+    CHECK(copy_encodes_as<std::int64_t>(pg_type(oids::int8)));
+    CHECK(!copy_encodes_as<std::int64_t>(pg_type(oids::int4)));  // an int8's 8 bytes in an int4 column
+    CHECK(!copy_encodes_as<std::int64_t>(pg_type(oids::timestamptz)));
+    CHECK(copy_encodes_as<std::optional<std::string>>(pg_type(oids::varchar)));
+    CHECK(copy_encodes_as<std::string>(pg_type(oids::json)));
+    CHECK(!copy_encodes_as<std::string>(pg_type(oids::jsonb)));  // jsonb's binary form has a version byte
+    CHECK(copy_encodes_as<timestamptz>(pg_type(oids::timestamptz)));
+    CHECK(!copy_encodes_as<timestamptz>(pg_type(oids::timestamp)));
 }
 
 TEST_CASE("COPY targets: table, columns, quoted names, a query", "[bulk][copy]") {
@@ -476,7 +476,7 @@ TEST_CASE("review fixes: no cancel once drained, reading while COPY in waits, he
     append_copy_header(data);
     data[11] = 1;  // flag bit 16+ (OIDs included): not a format pgcoro reads
     column_types<std::int64_t> types;
-    types.oid = {oids::int8};
+    types.oid = {pg_type(oids::int8)};
     copy_row_parser<std::int64_t> parser(types);
     std::vector<std::int64_t> out;
     CHECK_THROWS_AS(parser.parse(data, out), pgcoro::error);

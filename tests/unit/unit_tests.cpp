@@ -62,29 +62,29 @@ std::string enc(const T& v) {
 
 TEST_CASE("scalar encoders and decoders agree and reject malformed input", "[types]") {
     CHECK(enc<std::int32_t>(0x01020304) == std::string("\x01\x02\x03\x04", 4));
-    CHECK(type_traits<std::int32_t>::decode(oids::int4, enc<std::int32_t>(-5)) == -5);
-    CHECK(type_traits<std::int64_t>::decode(oids::int2, enc<std::int16_t>(-7)) == -7);
-    CHECK(type_traits<std::int64_t>::decode(oids::int8, enc<std::int64_t>(std::numeric_limits<std::int64_t>::min())) ==
+    CHECK(detail::decode_value<std::int32_t>(pg_type(oids::int4), enc<std::int32_t>(-5)) == -5);
+    CHECK(detail::decode_value<std::int64_t>(pg_type(oids::int2), enc<std::int16_t>(-7)) == -7);
+    CHECK(detail::decode_value<std::int64_t>(pg_type(oids::int8), enc<std::int64_t>(std::numeric_limits<std::int64_t>::min())) ==
           std::numeric_limits<std::int64_t>::min());
-    CHECK(type_traits<double>::decode(oids::float8, enc(2.5)) == 2.5);
-    CHECK(type_traits<double>::decode(oids::float4, enc(2.5f)) == 2.5);
-    CHECK(std::isnan(type_traits<float>::decode(oids::float4, enc(std::numeric_limits<float>::quiet_NaN()))));
-    CHECK(type_traits<bool>::decode(oids::bool_, enc(true)) == true);
+    CHECK(detail::decode_value<double>(pg_type(oids::float8), enc(2.5)) == 2.5);
+    CHECK(detail::decode_value<double>(pg_type(oids::float4), enc(2.5f)) == 2.5);
+    CHECK(std::isnan(detail::decode_value<float>(pg_type(oids::float4), enc(std::numeric_limits<float>::quiet_NaN()))));
+    CHECK(detail::decode_value<bool>(pg_type(oids::bool_), enc(true)) == true);
 
-    CHECK_THROWS_AS(type_traits<std::int32_t>::decode(oids::int4, std::string_view("\x01\x02\x03", 3)), value_error);
-    CHECK_THROWS_AS(type_traits<std::int32_t>::decode(oids::int4, std::string_view()), value_error);
-    CHECK_THROWS_AS(type_traits<std::int16_t>::decode(oids::int2, std::string_view("\x01\x02\x03\x04", 4)), value_error);
-    CHECK_THROWS_AS(type_traits<std::int64_t>::decode(oids::int8, std::string_view("\x01", 1)), value_error);
-    CHECK_THROWS_AS(type_traits<double>::decode(oids::float8, std::string_view("\x01\x02\x03\x04", 4)), value_error);
-    CHECK_THROWS_AS(type_traits<float>::decode(oids::float4, std::string_view("\x01", 1)), value_error);
-    CHECK_THROWS_AS(type_traits<bool>::decode(oids::bool_, std::string_view("\x02", 1)), value_error);
-    CHECK_THROWS_AS(type_traits<bool>::decode(oids::bool_, std::string_view("\x01\x00", 2)), value_error);
+    CHECK_THROWS_AS(detail::decode_value<std::int32_t>(pg_type(oids::int4), std::string_view("\x01\x02\x03", 3)), value_error);
+    CHECK_THROWS_AS(detail::decode_value<std::int32_t>(pg_type(oids::int4), std::string_view()), value_error);
+    CHECK_THROWS_AS(detail::decode_value<std::int16_t>(pg_type(oids::int2), std::string_view("\x01\x02\x03\x04", 4)), value_error);
+    CHECK_THROWS_AS(detail::decode_value<std::int64_t>(pg_type(oids::int8), std::string_view("\x01", 1)), value_error);
+    CHECK_THROWS_AS(detail::decode_value<double>(pg_type(oids::float8), std::string_view("\x01\x02\x03\x04", 4)), value_error);
+    CHECK_THROWS_AS(detail::decode_value<float>(pg_type(oids::float4), std::string_view("\x01", 1)), value_error);
+    CHECK_THROWS_AS(detail::decode_value<bool>(pg_type(oids::bool_), std::string_view("\x02", 1)), value_error);
+    CHECK_THROWS_AS(detail::decode_value<bool>(pg_type(oids::bool_), std::string_view("\x01\x00", 2)), value_error);
 
-    CHECK(type_traits<std::int32_t>::accepts(oids::int2));
-    CHECK(!type_traits<std::int32_t>::accepts(oids::int8));
-    CHECK(!type_traits<std::int16_t>::accepts(oids::int4));
-    CHECK(!type_traits<std::string>::accepts(oids::int4));
-    CHECK(type_traits<std::string>::accepts(oids::varchar));
+    CHECK(detail::accepts_type<std::int32_t>(pg_type(oids::int2)));
+    CHECK(!detail::accepts_type<std::int32_t>(pg_type(oids::int8)));
+    CHECK(!detail::accepts_type<std::int16_t>(pg_type(oids::int4)));
+    CHECK(!detail::accepts_type<std::string>(pg_type(oids::int4)));
+    CHECK(detail::accepts_type<std::string>(pg_type(oids::varchar)));
     CHECK(type_name_of(oids::timestamptz) == "timestamptz");
     CHECK(type_name_of(123456) == "oid 123456");
 }
@@ -117,7 +117,7 @@ void hammer(const std::string& valid, oid_t oid) {
     INFO(detail::cpp_type_name<T>() << " from " << type_name_of(oid));
     auto attempt = [&](const std::string& bytes) {
         try {
-            (void)type_traits<T>::decode(oid, bytes);
+            (void)detail::decode_value<T>(pg_type(oid), bytes);
         } catch (const value_error&) {
         }
     };
@@ -167,6 +167,150 @@ TEST_CASE("every decoder survives malformed binary input", "[types][malformed]")
     hammer<std::vector<std::string>>(enc(words), 1009);
     std::vector<numeric> nums{numeric("1.5"), numeric("NaN")};
     hammer<std::vector<numeric>>(enc(nums), 1231);
+    std::vector<std::vector<std::optional<std::int64_t>>> grid{{1, std::nullopt}, {3, 4}};
+    hammer<std::vector<std::vector<std::optional<std::int64_t>>>>(enc(grid), 1016);
+    hammer<range<std::int32_t>>(enc(range<std::int32_t>{1, 9, true, false, false}), oids::int4range);
+    hammer<range<numeric>>(enc(range<numeric>{std::nullopt, numeric("2.5"), false, true, false}), oids::numrange);
+    hammer<range<timestamptz>>(enc(range<timestamptz>{timestamptz{}, std::nullopt, true, false, false}), oids::tstzrange);
+    multirange<std::int64_t> mr{{range<std::int64_t>{1, 2, true, false, false}, range<std::int64_t>{4, 9, true, false, false}}};
+    hammer<multirange<std::int64_t>>(enc(mr), 4536);
+    hammer<hstore>(enc(hstore{{"a", "1"}, {"b", std::nullopt}}), 0);
+    hammer<time_tz>(enc(time_tz{microseconds(5), seconds(-3600)}), oids::timetz);
+    hammer<macaddr>(enc(macaddr{{1, 2, 3, 4, 5, 6}}), oids::macaddr);
+    hammer<bit_string>(enc(bit_string{{true, false, true, true, false, false, true, false, true}}), oids::varbit);
+    hammer<money>(enc(money{-5}), oids::money);
+    hammer<seconds>(enc(seconds(90)), oids::interval);
+    hammer<nanoseconds>(enc(nanoseconds(7000)), oids::interval);
+}
+
+TEST_CASE("built-in types are known by heart; others by the connection's lookup", "[types][catalog]") {
+    CHECK(type_name_of(oids::timestamptz) == "timestamptz");
+    CHECK(type_name_of(1007) == "int4[]");
+    CHECK(pg_type(oids::int8range).kind() == type_kind::range);
+    CHECK(pg_type(oids::int8range).element().oid() == oids::int8);
+    CHECK(pg_type(4535).element().element().name() == "date");  // datemultirange
+    CHECK(!pg_type(16500).known());
+    CHECK(pg_type(16500).display_name() == "oid 16500");
+
+    type_catalog cat;
+    type_description mood;
+    mood.oid = 16500;
+    mood.name = "mood";
+    mood.schema = "app";
+    mood.kind = type_kind::enumeration;
+    cat.add(mood);
+    type_description moods{16499, "_mood", "app", type_kind::array, 16500, {}, {}};
+    cat.add(moods);
+    type_description pos{16600, "positive", "public", type_kind::domain, oids::int4, {}, {}};
+    cat.add(pos);
+    type_description citext{16700, "citext", "public", type_kind::base, 0, {}, {}};
+    cat.add(citext);
+    CHECK(pg_type(16500, &cat).display_name() == "app.mood");
+    CHECK(pg_type(16499, &cat).display_name() == "app.mood[]");
+    CHECK(pg_type(16500, &cat).is("app.mood"));
+    CHECK(!pg_type(16500, &cat).is("public.mood"));
+    CHECK(pg_type(16600, &cat).base().oid() == oids::int4);
+    // Exact acceptance: by OID, by kind, by name, and nothing by range.
+    CHECK(detail::accepts_type<std::string>(pg_type(16500, &cat)));   // an enum's label
+    CHECK(detail::accepts_type<std::string>(pg_type(16700, &cat)));   // citext
+    CHECK(!detail::accepts_type<std::string>(pg_type(16600, &cat)));  // a domain's column arrives as its base
+    CHECK(!detail::accepts_type<std::string>(pg_type(16800, &cat)));  // not looked up: not text
+    CHECK(detail::accepts_type<std::vector<std::string>>(pg_type(16499, &cat)));
+    CHECK(!detail::accepts_type<std::vector<std::string>>(pg_type(16500, &cat)));
+    CHECK(!detail::accepts_type<hstore>(pg_type(16700, &cat)));
+    CHECK(cat.knows(oids::int4));
+    CHECK(cat.knows(3614));  // tsvector: made by initdb, never looked up
+    CHECK(cat.knows(12000));
+    CHECK(cat.knows(16500));
+    CHECK(!cat.knows(16800));
+    // A cyclic answer (from the network) names itself without recursing forever.
+    type_description loop{16900, "_loop", "public", type_kind::array, 16900, {}, {}};
+    cat.add(loop);
+    CHECK(pg_type(16900, &cat).display_name() == "oid 16900");
+}
+
+namespace {
+/// A result with the given column types and no rows, as libpq would hand one over.
+detail::pgresult_ptr fake_result(std::vector<oid_t> types) {
+    detail::pgresult_ptr r(PQmakeEmptyPGresult(nullptr, PGRES_TUPLES_OK));
+    std::vector<PGresAttDesc> attrs(types.size());
+    std::vector<std::string> names(types.size());
+    for (std::size_t i = 0; i < types.size(); ++i) {
+        names[i] = "c" + std::to_string(i);
+        attrs[i].name = names[i].data();
+        attrs[i].typid = types[i];
+        attrs[i].format = 1;
+        attrs[i].typlen = -1;
+        attrs[i].atttypmod = -1;
+    }
+    PQsetResultAttrs(r.get(), static_cast<int>(attrs.size()), attrs.data());
+    return r;
+}
+struct fake_op {
+    detail::pgresult_ptr result;
+    boost::system::error_code ec;
+};
+}  // namespace
+
+TEST_CASE("the type gate holds results back for one lookup, in order", "[types][catalog]") {
+    detail::type_gate<fake_op> gate;
+    auto op = [](std::vector<oid_t> types) {
+        auto o = std::make_shared<fake_op>();
+        o->result = fake_result(std::move(types));
+        return o;
+    };
+    auto a = op({oids::int4});
+    CHECK(!gate.hold(a));  // built-in only: completes at once
+    auto b = op({oids::int4, 16500});
+    fake_op* b_raw = b.get();
+    REQUIRE(gate.hold(b));  // kept by the gate (moved from b)
+    auto c = op({oids::text});  // behind b: waits too, to keep the order
+    fake_op* c_raw = c.get();
+    REQUIRE(gate.hold(c));
+    auto asked = gate.to_look_up();
+    CHECK(asked == std::vector<std::int64_t>{16500});
+    CHECK(gate.to_look_up().empty());  // one lookup at a time
+    auto d = op({16600});  // a type first seen while the lookup is out
+    fake_op* d_raw = d.get();
+    REQUIRE(gate.hold(d));
+    auto e = op({16600});
+    fake_op* e_raw = e.get();
+    REQUIRE(gate.hold(e));
+    auto failed_op = op({16600});
+    failed_op->ec = make_error_code(errc::protocol_error);
+    CHECK(!gate.hold(failed_op));  // an error has no columns to read: never waits
+    auto taken = gate.take(e_raw);  // its caller gave up
+    CHECK(taken.get() == e_raw);
+    CHECK(!gate.take(e_raw));
+    // The answer describes 16500 only.
+    detail::pgresult_ptr answer = fake_result({oids::int8, oids::text, oids::text, oids::text, oids::int8, 1016, 1009});
+    auto set = [&](int col, std::string bytes) {
+        PQsetvalue(answer.get(), 0, col, bytes.data(), static_cast<int>(bytes.size()));
+    };
+    std::string s;
+    detail::write_be<std::int64_t>(s, 16500);
+    set(0, s);
+    set(1, "mood");
+    set(2, "public");
+    set(3, "e");
+    s.clear();
+    detail::write_be<std::int64_t>(s, 0);
+    set(4, s);
+    std::string empty_array;
+    type_traits<std::vector<std::int64_t>>::encode({}, empty_array);
+    set(5, empty_array);
+    set(6, empty_array);
+    auto ready = gate.on_answer(answer.get());
+    REQUIRE(ready.size() == 2);  // b and c; d waits for its own lookup
+    CHECK(ready[0].get() == b_raw);
+    CHECK(ready[1].get() == c_raw);
+    CHECK(pg_type(16500, gate.catalog().get()).name() == "mood");
+    CHECK(gate.to_look_up() == std::vector<std::int64_t>{16600});
+    auto failed = gate.on_answer(nullptr);  // the lookup failed: go on with what is known
+    REQUIRE(failed.size() == 1);
+    CHECK(failed[0].get() == d_raw);
+    CHECK(!gate.catalog()->knows(16600));  // asked again next time
+    CHECK(!gate.holding());
 }
 
 TEST_CASE("crafted hostile values are errors, not crashes", "[types][malformed]") {
@@ -175,37 +319,37 @@ TEST_CASE("crafted hostile values are errors, not crashes", "[types][malformed]"
     using ints = std::vector<std::int32_t>;
     // An array claiming two billion elements with no data.
     std::string huge = be32(1) + be32(0) + be32(23) + be32(0x7FFFFFFF) + be32(1);
-    CHECK_THROWS_AS(type_traits<ints>::decode(1007, huge), value_error);
+    CHECK_THROWS_AS(detail::decode_value<ints>(pg_type(1007), huge), value_error);
     // Negative element count, negative element length, length past the end.
-    CHECK_THROWS_AS(type_traits<ints>::decode(1007, be32(1) + be32(0) + be32(23) + be32(-1) + be32(1)), value_error);
-    CHECK_THROWS_AS(type_traits<ints>::decode(1007, be32(1) + be32(0) + be32(23) + be32(1) + be32(1) + be32(-7)), value_error);
-    CHECK_THROWS_AS(type_traits<ints>::decode(1007, be32(1) + be32(0) + be32(23) + be32(1) + be32(1) + be32(400) + "abcd"), value_error);
+    CHECK_THROWS_AS(detail::decode_value<ints>(pg_type(1007), be32(1) + be32(0) + be32(23) + be32(-1) + be32(1)), value_error);
+    CHECK_THROWS_AS(detail::decode_value<ints>(pg_type(1007), be32(1) + be32(0) + be32(23) + be32(1) + be32(1) + be32(-7)), value_error);
+    CHECK_THROWS_AS(detail::decode_value<ints>(pg_type(1007), be32(1) + be32(0) + be32(23) + be32(1) + be32(1) + be32(400) + "abcd"), value_error);
     // Wrong element type in the data.
-    CHECK_THROWS_AS(type_traits<ints>::decode(1007, be32(1) + be32(0) + be32(25) + be32(1) + be32(1) + be32(1) + "x"), value_error);
+    CHECK_THROWS_AS(detail::decode_value<ints>(pg_type(1007), be32(1) + be32(0) + be32(25) + be32(1) + be32(1) + be32(1) + "x"), value_error);
     // Three dimensions; negative dimensions; bad flags.
-    CHECK_THROWS_AS(type_traits<ints>::decode(1007, be32(3) + be32(0) + be32(23)), value_error);
-    CHECK_THROWS_AS(type_traits<ints>::decode(1007, be32(-1) + be32(0) + be32(23)), value_error);
-    CHECK_THROWS_AS(type_traits<ints>::decode(1007, be32(1) + be32(9) + be32(23)), value_error);
+    CHECK_THROWS_AS(detail::decode_value<ints>(pg_type(1007), be32(3) + be32(0) + be32(23)), value_error);
+    CHECK_THROWS_AS(detail::decode_value<ints>(pg_type(1007), be32(-1) + be32(0) + be32(23)), value_error);
+    CHECK_THROWS_AS(detail::decode_value<ints>(pg_type(1007), be32(1) + be32(9) + be32(23)), value_error);
     // numeric: digit out of range, bad sign, extreme weight and scale (valid, bounded).
-    CHECK_THROWS_AS(type_traits<numeric>::decode(oids::numeric, be16(1) + be16(0) + be16(0) + be16(0) + be16(10000)), value_error);
-    CHECK_THROWS_AS(type_traits<numeric>::decode(oids::numeric, be16(0) + be16(0) + be16(0x1234) + be16(0)), value_error);
-    auto wide = type_traits<numeric>::decode(oids::numeric, be16(1) + be16(0x7FFF) + be16(0) + be16(0x3FFF) + be16(1));
+    CHECK_THROWS_AS(detail::decode_value<numeric>(pg_type(oids::numeric), be16(1) + be16(0) + be16(0) + be16(0) + be16(10000)), value_error);
+    CHECK_THROWS_AS(detail::decode_value<numeric>(pg_type(oids::numeric), be16(0) + be16(0) + be16(0x1234) + be16(0)), value_error);
+    auto wide = detail::decode_value<numeric>(pg_type(oids::numeric), be16(1) + be16(0x7FFF) + be16(0) + be16(0x3FFF) + be16(1));
     CHECK(wide.to_string().size() == 1 + 0x7FFF * 4 + 1 + 0x3FFF);
-    auto tiny = type_traits<numeric>::decode(oids::numeric, be16(1) + be16(-0x8000) + be16(0) + be16(0) + be16(1));
+    auto tiny = detail::decode_value<numeric>(pg_type(oids::numeric), be16(1) + be16(-0x8000) + be16(0) + be16(0) + be16(1));
     CHECK(tiny.to_string() == "0");
-    CHECK_THROWS_AS(type_traits<numeric>::decode(oids::numeric, be16(-1) + be16(0) + be16(0) + be16(0)), value_error);
+    CHECK_THROWS_AS(detail::decode_value<numeric>(pg_type(oids::numeric), be16(-1) + be16(0) + be16(0) + be16(0)), value_error);
     // Timestamps at the int64 edge that are not the infinities.
     std::string near_max;
     detail::write_be<std::int64_t>(near_max, std::numeric_limits<std::int64_t>::max() - 1);
-    CHECK_THROWS_AS(type_traits<timestamptz>::decode(oids::timestamptz, near_max), value_error);
+    CHECK_THROWS_AS(detail::decode_value<timestamptz>(pg_type(oids::timestamptz), near_max), value_error);
     std::string near_min;
     detail::write_be<std::int64_t>(near_min, std::numeric_limits<std::int64_t>::min() + 1);
-    CHECK(type_traits<timestamptz>::decode(oids::timestamptz, near_min) < timestamptz{});
+    CHECK(detail::decode_value<timestamptz>(pg_type(oids::timestamptz), near_min) < timestamptz{});
     // inet with a bad family or prefix.
-    CHECK_THROWS_AS(type_traits<inet>::decode(oids::inet, std::string("\x07\x20\x00\x04\x01\x02\x03\x04", 8)), value_error);
-    CHECK_THROWS_AS(type_traits<inet>::decode(oids::inet, std::string("\x02\x21\x00\x04\x01\x02\x03\x04", 8)), value_error);
+    CHECK_THROWS_AS(detail::decode_value<inet>(pg_type(oids::inet), std::string("\x07\x20\x00\x04\x01\x02\x03\x04", 8)), value_error);
+    CHECK_THROWS_AS(detail::decode_value<inet>(pg_type(oids::inet), std::string("\x02\x21\x00\x04\x01\x02\x03\x04", 8)), value_error);
     // jsonb with an unknown version.
-    CHECK_THROWS_AS(type_traits<std::string>::decode(oids::jsonb, std::string("\x02{}", 3)), value_error);
+    CHECK_THROWS_AS(detail::decode_value<std::string>(pg_type(oids::jsonb), std::string("\x02{}", 3)), value_error);
 }
 
 TEST_CASE("UUIDv7 is time-ordered and unique", "[uuid]") {

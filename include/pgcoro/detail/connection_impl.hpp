@@ -24,6 +24,7 @@
 #include <pgcoro/detail/pq.hpp>
 #include <pgcoro/detail/pq_wire.hpp>
 #include <pgcoro/detail/silence_watch.hpp>
+#include <pgcoro/detail/type_lookup.hpp>
 #include <pgcoro/diagnostics.hpp>
 #include <pgcoro/error.hpp>
 #include <pgcoro/observer.hpp>
@@ -57,6 +58,7 @@ namespace pgcoro::detail {
 struct exec_outcome {
     pgresult_ptr result;
     std::unique_ptr<diagnostics> diag;
+    catalog_ptr types;  ///< the connection's looked-up types, for reading `result`
 
     diagnostics take_diagnostics() { return diag ? std::move(*diag) : diagnostics{}; }
 };
@@ -218,7 +220,7 @@ public:
         boost::asio::post(strand_, [self = shared_from_this(), op = std::move(op), generation] {
             auto o = op.lock();
             if (!o || o->generation != generation) return;
-            self->pipe_.cancel(o);
+            if (!self->cancel_held(o.get())) self->pipe_.cancel(o);
             self->step();
         });
     }
@@ -227,7 +229,8 @@ public:
     void cancel_ops(std::vector<std::weak_ptr<exec_op>> ops) {
         boost::asio::post(strand_, [self = shared_from_this(), ops = std::move(ops)] {
             for (auto& w : ops)
-                if (auto op = w.lock()) self->pipe_.cancel(op);
+                if (auto op = w.lock())
+                    if (!self->cancel_held(op.get())) self->pipe_.cancel(op);
             self->step();
         });
     }
@@ -396,7 +399,7 @@ private:
             pipe_.completed().push_back(std::move(op));
             return;
         }
-        if (observer_ && op->handler) {
+        if (observer_ && op->handler && op != types_op_) {  // the type lookup is pgcoro's own
             observer_->on_statement_start(op->sql, op->params.count());
             op->started_at = std::chrono::steady_clock::now();
         }
@@ -521,7 +524,7 @@ private:
             completing_now_ = true;
             while (!pipe_.completed().empty()) {
                 std::swap(completing_, pipe_.completed());
-                for (auto& op : completing_) complete(*op);
+                for (auto& op : completing_) complete(op);
                 completing_.clear();
             }
             completing_now_ = false;
@@ -566,7 +569,8 @@ private:
         }
     }
 
-    void complete(exec_op& op) {
+    void complete(op_ptr& p) {
+        exec_op& op = *p;
         if (op.task) {  // an exclusive op that never ran, or lost its connection
             auto task = std::move(op.task);
             task->on_lost(op.ec, std::move(op.diag));
@@ -574,9 +578,56 @@ private:
             return;
         }
         if (!op.handler) return;
-        if (observer_) observe_finish(op);
-        exec_outcome out{std::move(op.result), op.ec ? std::make_unique<diagnostics>(std::move(op.diag)) : nullptr};
+        if (p == types_op_) return finish(op, false);
+        if (types_.hold(p)) return look_up_types();
+        finish(op);
+    }
+
+    void finish(exec_op& op, bool observed = true) {
+        if (observer_ && observed) observe_finish(op);
+        // An empty catalog reads like none: no reference count to touch per statement.
+        const catalog_ptr& types = types_.catalog();
+        exec_outcome out{std::move(op.result), op.ec ? std::make_unique<diagnostics>(std::move(op.diag)) : nullptr,
+                         types->size() ? types : nullptr};
         op.handler.complete(strand_, op.ec, std::move(out));
+    }
+
+    /// Results with columns of types not looked up yet wait (type_gate) for one query
+    /// that describes them. It goes after what is in flight and before anything queued
+    /// (a script, a row stream, a COPY), and during a graceful close too; only a row stream
+    /// or COPY already running when it is needed makes it wait for its end.
+    struct types_answer {
+        std::weak_ptr<connection_impl> self;
+        void operator()(boost::system::error_code ec, exec_outcome out) {
+            auto s = self.lock();
+            if (!s) return;
+            s->types_op_.reset();
+            for (auto& op : s->types_.on_answer(ec ? nullptr : out.result.get())) s->finish(*op);
+            s->look_up_types();
+        }
+    };
+
+    void look_up_types() {
+        std::vector<std::int64_t> oids = types_.to_look_up();
+        if (oids.empty()) return;
+        auto op = std::make_shared<exec_op>(type_lookup_sql(server_version_), encoded_params{});
+        encode_params_into(op->params, oids);
+        op->handler.emplace(types_answer{weak_from_this()});
+        types_op_ = op;
+        pipe_.start_first(std::move(op));
+        started_one();
+    }
+
+    /// A caller gave up on an op whose result waits for a type lookup: it completes now.
+    bool cancel_held(const exec_op* op) {
+        op_ptr held = types_.take(op);
+        if (!held) return false;
+        held->ec = boost::asio::error::operation_aborted;
+        held->diag = diagnostics();
+        held->diag.message = "the operation was cancelled";
+        held->result.reset();
+        finish(*held);
+        return true;
     }
 
     void observe_finish(const exec_op& op) {
@@ -598,7 +649,10 @@ private:
             op_ptr op = pipe_.exclusive_op();
             if (!op) return;
             exclusive_task& t = *op->task;
-            if (!t.started()) t.begin(pipe_.wire(), *op);
+            if (!t.started()) {
+                t.catalog = types_.catalog();
+                t.begin(pipe_.wire(), *op);
+            }
             t.advance();
             if (t.take_cancel_request()) pipe_.cancel_exclusive();
             if (!t.broken().empty()) {
@@ -727,6 +781,8 @@ private:
     canceller canceller_;
     silence_watch silence_;
     std::vector<op_ptr> completing_;
+    type_gate<exec_op> types_;
+    op_ptr types_op_;  // the type lookup in flight
     std::vector<boost::asio::any_completion_handler<void(boost::system::error_code)>> close_waiters_;
     boost::system::error_code close_result_;
     std::function<void(const notice&)> notice_handler_;

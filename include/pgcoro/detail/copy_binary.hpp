@@ -42,24 +42,29 @@ inline void append_copy_trailer(std::string& out) { write_be<std::int16_t>(out, 
 /// extension types read text), or a type that sends without an OID of its own (an enum)
 /// into a column it accepts.
 template <class T>
-bool copy_encodes_as(oid_t column) {
+bool copy_encodes_as(const pg_type& column) {
     using V = value_type_of<T>;
     constexpr oid_t own = type_traits<V>::param_oid;
-    if (own == column) return true;
-    if (own == oids::unspecified) return type_traits<V>::accepts(column);
-    if (own == oids::text)
-        return column == oids::varchar || column == oids::bpchar || column == oids::json || column == oids::xml ||
-               column == oids::name || (column >= 16384 && type_traits<V>::accepts(column));
+    oid_t c = column.oid();
+    if (own == c) return true;
+    if (own == oids::unspecified) return accepts_type<V>(column);
+    if (own == oids::text) {
+        if (c == oids::varchar || c == oids::bpchar || c == oids::json || c == oids::xml || c == oids::name)
+            return true;
+        // An enum, citext...: their binary form is their text.
+        type_kind k = column.kind();
+        return (k == type_kind::enumeration || (k == type_kind::base && c >= 16384)) && accepts_type<V>(column);
+    }
     return false;
 }
 
 template <class T>
-void check_copy_column(const PGresult* r, int col) {
+void check_copy_column(const PGresult* r, int col, const type_catalog* types) {
     using V = value_type_of<T>;
-    oid_t type = PQftype(r, col);
+    pg_type type(PQftype(r, col), types);
     if (!copy_encodes_as<T>(type))
         throw pgcoro::error(make_error_code(errc::type_mismatch),
-                            describe_column(r, col) + " has PostgreSQL type " + type_name_of(type) + ", but " +
+                            describe_column(r, col) + " has PostgreSQL type " + type.display_name() + ", but " +
                                 cpp_type_name<T>() + " is written as " + type_name_of(type_traits<V>::param_oid) +
                                 " (binary COPY carries no types: the field types must match the columns exactly)");
 }
@@ -67,14 +72,14 @@ void check_copy_column(const PGresult* r, int col) {
 /// Checks the row type against the target columns (a zero-row SELECT of them) before a
 /// byte of COPY data is sent. Throws pgcoro::error.
 template <class T>
-void check_copy_columns(const PGresult* r) {
+void check_copy_columns(const PGresult* r, const type_catalog* types) {
     constexpr int want = row_width<T>();
     int have = PQnfields(r);
     if (have != want)
         throw pgcoro::error(make_error_code(errc::column_count_mismatch),
                             "the COPY names " + std::to_string(have) + " column(s) but " + cpp_type_name<T>() +
                                 " has " + std::to_string(want));
-    for_each_field_type<T>([&]<class F>(int col) { check_copy_column<F>(r, col); });
+    for_each_field_type<T>([&]<class F>(int col) { check_copy_column<F>(r, col, types); });
 }
 
 template <class F>
@@ -186,7 +191,7 @@ private:
         if (len < 0) malformed("a negative field length");
         std::string_view bytes = take(static_cast<std::size_t>(len));
         try {
-            out = type_traits<V>::decode(types_.oid[static_cast<std::size_t>(col)], bytes);
+            out = decode_value<V>(types_.oid[static_cast<std::size_t>(col)], bytes);
         } catch (const value_error& e) {
             throw pgcoro::error(make_error_code(errc::decode_error), "row " + std::to_string(row_) + ", field " +
                                                                          std::to_string(col) + " (" + cpp_type_name<F>() +

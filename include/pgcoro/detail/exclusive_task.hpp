@@ -9,6 +9,7 @@
 
 #include <pgcoro/detail/pq_wire.hpp>
 #include <pgcoro/diagnostics.hpp>
+#include <pgcoro/types/pg_type.hpp>
 
 #include <boost/system/error_code.hpp>
 
@@ -22,6 +23,9 @@ struct exec_op;
 
 struct exclusive_task {
     virtual ~exclusive_task() = default;
+    /// The connection's looked-up types when the task began (a row stream's columns are
+    /// checked against them: a stream cannot stop for a lookup).
+    catalog_ptr catalog;
     /// The connection is the task's (pipeline mode off): send the statement of `op`.
     virtual void begin(pq_wire& wire, exec_op& op) = 0;
     virtual bool started() const = 0;

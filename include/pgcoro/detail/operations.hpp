@@ -35,27 +35,32 @@ namespace pgcoro::detail {
 
 struct to_affected_rows {
     using type = std::uint64_t;
-    type operator()(pgresult_ptr r) const { return affected_rows_of(r.get()); }
+    type operator()(pgresult_ptr r, catalog_ptr) const { return affected_rows_of(r.get()); }
 };
 
 struct to_result {
     using type = pgcoro::result;
-    type operator()(pgresult_ptr r) const { return pgcoro::result(std::move(r)); }
+    type operator()(pgresult_ptr r, catalog_ptr c) const { return pgcoro::result(std::move(r), std::move(c)); }
 };
 
 template <class T>
 struct to_rows {
+    // Evaluated when the call names this type: one clear static_assert inside, at the call.
+    static_assert(owned_row_type<T>() || true);
     using type = std::vector<T>;
-    type operator()(pgresult_ptr r) const { return pgcoro::result(std::move(r)).template as<T>(); }
+    type operator()(pgresult_ptr r, catalog_ptr c) const {
+        return pgcoro::result(std::move(r), std::move(c)).template as<T>();
+    }
 };
 
 /// At most one row (exactly one when `exactly_one`): errc::no_rows / errc::too_many_rows.
 template <class T, bool ExactlyOne>
 struct to_row {
+    static_assert(owned_row_type<T>() || true);
     using type = std::conditional_t<ExactlyOne, T, std::optional<T>>;
-    type operator()(pgresult_ptr r) const {
+    type operator()(pgresult_ptr r, catalog_ptr c) const {
         const PGresult* raw = r.get();
-        check_row_type<T>(raw);
+        check_row_type<T>(raw, c.get());
         int n = PQntuples(raw);
         if (n > 1)
             throw pgcoro::error(make_error_code(errc::too_many_rows),
@@ -67,7 +72,7 @@ struct to_row {
             else
                 return std::nullopt;
         }
-        return read_row<T>(raw, 0);
+        return read_row<T>(raw, 0, c.get());
     }
 };
 
@@ -122,7 +127,7 @@ struct exec_completion {
         if (ec) return style.template fail<value_type>(handler, ec, out.take_diagnostics());
         std::optional<value_type> value;
         try {
-            value.emplace(Decode()(std::move(out.result)));
+            value.emplace(Decode()(std::move(out.result), std::move(out.types)));
         } catch (const pgcoro::error& e) {
             return style.template fail<value_type>(handler, e.code(), e.diagnostics());
         }

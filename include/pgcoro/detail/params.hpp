@@ -49,12 +49,6 @@ struct encoded_params {
 };
 
 template <class T>
-std::string_view cpp_name_of() {
-    if constexpr (requires { type_traits<T>::cpp_name; }) return type_traits<T>::cpp_name;
-    else return "a C++ type";
-}
-
-template <class T>
 void encode_one(encoded_params& p, const T& v) {
     using V = std::decay_t<T>;  // string literals arrive as const char*
     std::size_t index = p.types.size() + 1;
@@ -91,7 +85,7 @@ void encode_one(encoded_params& p, const T& v) {
         } catch (const value_error& e) {
             throw pgcoro::error(make_error_code(errc::encode_error),
                                 "parameter $" + std::to_string(index) + " (" +
-                                    std::string(cpp_name_of<V>()) + "): " + e.what());
+                                    cpp_type_name<V>() + "): " + e.what());
         }
         std::size_t len = p.buffer.size() - start;
         if (len > 0x3fffffff)

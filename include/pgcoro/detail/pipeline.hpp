@@ -200,12 +200,29 @@ public:
     /// Graceful close: once nothing is in flight or held, the state becomes closed.
     void close() {
         if (state_ == state::open) state_ = state::closing;
+        graceful_ = state_ == state::closing;
         maybe_finish_close();
+    }
+
+    /// The driver's own statement for results it holds already (a type lookup): it goes
+    /// before anything held (a queued script or exclusive op), and it may start while a
+    /// graceful close waits, even once the last statement has drained (the driver lets go
+    /// of a closed connection only after handing out every completion).
+    void start_first(op_ptr op) {
+        if (state_ == state::closed && graceful_) state_ = state::closing;
+        if (!live()) {
+            fail(op, make_error_code(state_ == state::broken ? errc::connection_broken : errc::connection_closed),
+                 state_ == state::broken ? broken_message_ : std::string("the connection is closed"));
+            return;
+        }
+        if (script_running_ || exclusive_) held_.push_front(std::move(op));
+        else send_op(std::move(op));
     }
 
     /// Immediate close: everything pending fails with connection_closed; the statement
     /// running on the server is cancelled.
     void shutdown() {
+        graceful_ = false;
         if (state_ == state::closed) return;
         if (state_ != state::broken && !inflight_.empty() && !inflight_.front()->completed)
             cancels_.request_untracked();  // nothing waits on it: the connection is gone
@@ -608,6 +625,7 @@ private:
     std::uint64_t next_seq_ = 1;
     ring<op_ptr> inflight_;
     ring<op_ptr> held_;  // behind a script or an exclusive op, in order
+    bool graceful_ = false;  // closed by close(), not shutdown(): start_first may reopen
     op_ptr exclusive_;   // the op the driver runs alone, while it runs
     std::vector<op_ptr> completed_;
     std::vector<notification> notifications_;

@@ -281,7 +281,7 @@ private:
         boost::asio::post(strand_, [self = shared_from_this(), op = std::move(r.op), ec, message = std::move(message)] {
             auto d = std::make_unique<diagnostics>();
             d->message = message.empty() ? ec.message() : message;
-            op->handler.complete(self->strand_, ec, exec_outcome{nullptr, std::move(d)});
+            op->handler.complete(self->strand_, ec, exec_outcome{nullptr, std::move(d), nullptr});
         });
     }
 

@@ -112,8 +112,9 @@ private:
         row_ec_.clear();
         try {
             if (!types_) {
-                check_row_type<T>(r);
-                types_.emplace(r);
+                static_assert(owned_row_type<T>() || true);  // its own static_assert says why
+                check_row_type<T>(r, catalog.get());
+                types_.emplace(r, catalog.get());
             }
             int n = PQntuples(r);
             for (int i = 0; i < n; ++i, ++row_number_) {

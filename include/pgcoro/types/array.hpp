@@ -1,4 +1,5 @@
-// pgcoro/types/array.hpp — one-dimensional arrays as std::vector<T>.
+// pgcoro/types/array.hpp — arrays as std::vector<T>; multi-dimensional arrays as nested
+// vectors (std::vector<std::vector<T>> for two dimensions, and so on).
 #pragma once
 
 #include <pgcoro/detail/binary.hpp>
@@ -18,82 +19,41 @@ namespace detail {
 template <class T>
 using element_value_t = typename std::conditional_t<is_optional<T>::value, T, std::optional<T>>::value_type;
 
+template <class T>
+constexpr bool is_bytea_vector = std::is_same_v<T, std::byte> || std::is_same_v<T, unsigned char>;
+
+/// How many array dimensions a vector type stands for, and its innermost element (which
+/// may be a std::optional): std::vector<std::vector<int>> is 2 dimensions of int.
+template <class T>
+struct array_shape {
+    static constexpr int depth = 0;
+    using leaf = T;
+};
+template <class T>
+    requires(!is_bytea_vector<T>)
+struct array_shape<std::vector<T>> {
+    static constexpr int depth = array_shape<T>::depth + 1;
+    using leaf = typename array_shape<T>::leaf;
+};
+
 template <class E>
 constexpr oid_t array_oid_of() {
     if constexpr (requires { type_traits<E>::array_oid; }) return type_traits<E>::array_oid;
     else return oids::unspecified;
 }
 
-/// The element type of PostgreSQL's built-in array types (0 for any other OID).
-inline oid_t element_oid_of_array(oid_t a) noexcept {
-    switch (a) {
-    case 1000: return oids::bool_;
-    case 1001: return oids::bytea;
-    case 1003: return oids::name;
-    case 1005: return oids::int2;
-    case 1007: return oids::int4;
-    case 1009: return oids::text;
-    case 1014: return oids::bpchar;
-    case 1015: return oids::varchar;
-    case 1016: return oids::int8;
-    case 1021: return oids::float4;
-    case 1022: return oids::float8;
-    case 1041: return oids::inet;
-    case 651: return oids::cidr;
-    case 1115: return oids::timestamp;
-    case 1182: return oids::date;
-    case 1183: return oids::time;
-    case 1185: return oids::timestamptz;
-    case 1187: return oids::interval;
-    case 1231: return oids::numeric;
-    case 2951: return oids::uuid;
-    case 199: return oids::json;
-    case 3807: return oids::jsonb;
-    default: return 0;
-    }
-}
-
-template <class T>
-constexpr bool is_bytea_vector = std::is_same_v<T, std::byte> || std::is_same_v<T, unsigned char>;
-
-}  // namespace detail
-
-/// std::vector<T> <-> a one-dimensional array of T (std::optional<T> elements for arrays
-/// that may hold NULL). Reading a multi-dimensional array is a value_error: unnest it or
-/// read it as json. An empty vector is '{}'. Arrays of extension types (OID >= 16384) are
-/// accepted when their element type reads as T; enum arrays can be read but not sent
-/// (send text[] and cast: `$1::text[]::my_enum[]`).
-template <class T>
-struct type_traits<std::vector<T>, std::enable_if_t<!detail::is_bytea_vector<T>>> {
-    using element = detail::element_value_t<T>;
-    static constexpr std::string_view cpp_name = "std::vector";
-    static constexpr oid_t param_oid = detail::array_oid_of<element>();
-
-    static bool accepts(oid_t o) noexcept
-        requires detail::has_decode<element>::value
-    {
-        oid_t e = detail::element_oid_of_array(o);
-        if (e) return type_traits<element>::accepts(e);
-        return o >= 16384;  // an extension's array type: the element OID is checked in decode
-    }
-
-    static void encode(const std::vector<T>& v, std::string& out)
-        requires detail::has_encode<element>::value
-    {
-        using detail::write_be;
-        if (v.size() > 0x7FFFFFFF) throw value_error("array: too many elements");
-        bool has_null = false;
-        if constexpr (detail::is_optional<T>::value)
-            for (const auto& x : v) has_null = has_null || !x;
-        write_be<std::int32_t>(out, v.empty() ? 0 : 1);
-        write_be<std::int32_t>(out, has_null ? 1 : 0);
-        write_be<std::uint32_t>(out, type_traits<element>::param_oid);
-        if (v.empty()) return;
-        write_be<std::int32_t>(out, static_cast<std::int32_t>(v.size()));
-        write_be<std::int32_t>(out, 1);  // lower bound
-        for (const auto& x : v) {
-            const element* e;
-            if constexpr (detail::is_optional<T>::value) {
+template <class Leaf>
+void encode_array_level(const auto& v, int level, const std::vector<std::int32_t>& dims, std::string& out) {
+    using V = std::decay_t<decltype(v)>;
+    if (v.size() != static_cast<std::size_t>(dims[static_cast<std::size_t>(level)]))
+        throw value_error("array: nested vectors of different lengths (PostgreSQL arrays are rectangular)");
+    for (const auto& x : v) {
+        if constexpr (array_shape<typename V::value_type>::depth > 0) {
+            encode_array_level<Leaf>(x, level + 1, dims, out);
+        } else {
+            using E = element_value_t<Leaf>;
+            const E* e;
+            if constexpr (is_optional<Leaf>::value) {
                 if (!x) {
                     write_be<std::int32_t>(out, -1);
                     continue;
@@ -102,62 +62,153 @@ struct type_traits<std::vector<T>, std::enable_if_t<!detail::is_bytea_vector<T>>
             } else {
                 e = &x;
             }
-            std::size_t at = out.size();
-            write_be<std::int32_t>(out, 0);
-            std::size_t start = out.size();
-            type_traits<element>::encode(*e, out);
-            std::size_t len = out.size() - start;
-            if (len > 0x3FFFFFFF) throw value_error("array: element too large");
-            std::string len_bytes;
-            write_be<std::int32_t>(len_bytes, static_cast<std::int32_t>(len));
-            out.replace(at, 4, len_bytes);
+            std::size_t at = begin_length(out);
+            type_traits<E>::encode(*e, out);
+            end_length<value_error>(out, at);
         }
     }
+}
 
-    static std::vector<T> decode(oid_t, std::string_view b)
+template <class Leaf>
+bool has_null_leaf(const auto& v) {
+    using V = std::decay_t<decltype(v)>;
+    if constexpr (array_shape<typename V::value_type>::depth > 0) {
+        for (const auto& x : v)
+            if (has_null_leaf<Leaf>(x)) return true;
+        return false;
+    } else if constexpr (is_optional<Leaf>::value) {
+        for (const auto& x : v)
+            if (!x) return true;
+        return false;
+    } else {
+        return false;
+    }
+}
+
+template <class V, class Leaf>
+void decode_array_level(V& out, int level, const std::vector<std::int32_t>& dims, byte_reader<value_error>& in,
+                        const pg_type& elem, std::size_t& index) {
+    auto n = static_cast<std::size_t>(dims[static_cast<std::size_t>(level)]);
+    out.clear();
+    out.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        if constexpr (array_shape<typename V::value_type>::depth > 0) {
+            decode_array_level<typename V::value_type, Leaf>(out.emplace_back(), level + 1, dims, in, elem, index);
+        } else {
+            using E = element_value_t<Leaf>;
+            std::optional<std::string_view> f = in.field();
+            if (!f) {
+                if constexpr (is_optional<Leaf>::value) {
+                    out.emplace_back();
+                    ++index;
+                    continue;
+                } else {
+                    throw value_error("array: element " + std::to_string(index) + " is NULL; use std::vector<std::optional<" +
+                                      cpp_type_name<E>() + ">>");
+                }
+            }
+            out.emplace_back(decode_value<E>(elem, *f));
+            ++index;
+        }
+    }
+}
+
+}  // namespace detail
+
+/// std::vector<T> <-> an array of T (std::optional<T> elements for arrays that may hold
+/// NULL). A multi-dimensional array is a nested vector, one level per dimension
+/// (std::vector<std::vector<int>> for int4[][]): it must be rectangular, and sending one
+/// with an inner vector of length 0 is a value_error (PostgreSQL has no such array).
+/// Reading checks the number of dimensions. Lower bounds other than 1 are not kept.
+/// An empty vector is '{}'. Arrays of enums, composites and extension types read when
+/// their element does; they cannot be sent (the element has no type of its own): send
+/// text[] and cast (`$1::text[]::my_enum[]`).
+template <class T>
+struct type_traits<std::vector<T>, std::enable_if_t<!detail::is_bytea_vector<T>>> {
+    static constexpr int dimensions = detail::array_shape<std::vector<T>>::depth;
+    using leaf = typename detail::array_shape<std::vector<T>>::leaf;
+    using element = detail::element_value_t<leaf>;
+    static constexpr oid_t param_oid = detail::array_oid_of<element>();
+    static constexpr bool borrows = detail::type_borrows<leaf>();
+
+    static bool accepts(const pg_type& t) noexcept
         requires detail::has_decode<element>::value
     {
-        using detail::read_be;
-        if (b.size() < 12) throw value_error("array: header truncated");
-        auto ndim = read_be<std::int32_t>(b.data());
-        auto flags = read_be<std::int32_t>(b.data() + 4);
-        auto elem_oid = read_be<std::uint32_t>(b.data() + 8);
+        return t.kind() == type_kind::array && detail::accepts_type<element>(t.element().base());
+    }
+
+    /// Only for elements with a type of their own: the server checks the element type
+    /// (send enum arrays as text[] and cast: `$1::text[]::my_enum[]`).
+    static void encode(const std::vector<T>& v, std::string& out)
+        requires(detail::has_encode<element>::value && type_traits<element>::param_oid != oids::unspecified)
+    {
+        using detail::write_be;
+        // The shape: the first vector at each level gives that dimension's length.
+        std::vector<std::int32_t> dims;
+        bool empty = v.empty();
+        auto measure = [&](const auto& level, auto&& self) -> void {
+            if (level.size() > 0x7FFFFFF) throw value_error("array: too many elements");
+            dims.push_back(static_cast<std::int32_t>(level.size()));
+            using L = std::decay_t<decltype(level)>;
+            if constexpr (detail::array_shape<typename L::value_type>::depth > 0) {
+                if (level.empty()) return;
+                self(level.front(), self);
+            }
+        };
+        measure(v, measure);
+        if (!empty) {
+            for (std::int32_t d : dims)
+                if (d == 0)
+                    throw value_error("array: an inner dimension of length 0 (PostgreSQL arrays have none; send an empty outer vector)");
+        }
+        write_be<std::int32_t>(out, empty ? 0 : dimensions);
+        write_be<std::int32_t>(out, detail::has_null_leaf<leaf>(v) ? 1 : 0);
+        write_be<std::uint32_t>(out, type_traits<element>::param_oid);
+        if (empty) return;
+        for (std::int32_t d : dims) {
+            write_be<std::int32_t>(out, d);
+            write_be<std::int32_t>(out, 1);  // lower bound
+        }
+        detail::encode_array_level<leaf>(v, 0, dims, out);
+    }
+
+    static std::vector<T> decode(const pg_type& t, std::string_view b)
+        requires detail::has_decode<element>::value
+    {
+        detail::byte_reader<value_error> in(b, "array");
+        auto ndim = in.be<std::int32_t>();
+        auto flags = in.be<std::int32_t>();
+        oid_t elem_oid = in.be<std::uint32_t>();
         if (flags != 0 && flags != 1) throw value_error("array: bad flags");
         std::vector<T> out;
         if (ndim == 0) {
-            if (b.size() != 12) throw value_error("array: trailing bytes after an empty array");
+            in.expect_end();
             return out;
         }
-        if (ndim < 0) throw value_error("array: negative dimension count");
-        if (ndim > 1)
-            throw value_error("array: " + std::to_string(ndim) +
-                              "-dimensional arrays cannot be read into std::vector; unnest() it or read it as json");
-        if (!type_traits<element>::accepts(elem_oid))
-            throw value_error("array: element type " + type_name_of(elem_oid) + " cannot be read as the vector's element");
-        if (b.size() < 20) throw value_error("array: dimension truncated");
-        auto n = read_be<std::int32_t>(b.data() + 12);
-        std::size_t pos = 20;
-        if (n < 0) throw value_error("array: negative element count");
-        if (static_cast<std::size_t>(n) > (b.size() - pos) / 4) throw value_error("array: element count exceeds the data");
-        out.reserve(static_cast<std::size_t>(n));
-        for (std::int32_t i = 0; i < n; ++i) {
-            if (b.size() - pos < 4) throw value_error("array: element length truncated");
-            auto len = read_be<std::int32_t>(b.data() + pos);
-            pos += 4;
-            if (len == -1) {
-                if constexpr (detail::is_optional<T>::value) {
-                    out.emplace_back();
-                    continue;
-                } else {
-                    throw value_error("array: element " + std::to_string(i) +
-                                      " is NULL; use std::vector<std::optional<...>>");
-                }
-            }
-            if (len < 0 || static_cast<std::size_t>(len) > b.size() - pos) throw value_error("array: element length out of bounds");
-            out.emplace_back(type_traits<element>::decode(elem_oid, b.substr(pos, static_cast<std::size_t>(len))));
-            pos += static_cast<std::size_t>(len);
+        if (ndim < 0 || ndim > 6) throw value_error("array: bad dimension count " + std::to_string(ndim));
+        if (ndim != dimensions)
+            throw value_error("array: a " + std::to_string(ndim) + "-dimensional array cannot be read as " +
+                              detail::cpp_type_name<std::vector<T>>() + " (" + std::to_string(dimensions) +
+                              " dimension(s): one std::vector level each)");
+        pg_type elem(elem_oid, t.catalog());
+        if (elem_oid != t.element().oid() && !detail::accepts_type<element>(elem.base()))
+            throw value_error("array: element type " + elem.display_name() + " cannot be read as " +
+                              detail::cpp_type_name<element>());
+        std::vector<std::int32_t> dims;
+        std::size_t total = 1;
+        for (int d = 0; d < ndim; ++d) {
+            auto n = in.be<std::int32_t>();
+            in.be<std::int32_t>();  // lower bound
+            if (n < 0) throw value_error("array: negative dimension length");
+            dims.push_back(n);
+            total *= static_cast<std::size_t>(n);
+            // Each element takes at least its 4-byte length: a count beyond the data is malformed.
+            if (total > in.left() / 4 + 1) throw value_error("array: element count exceeds the data");
         }
-        if (pos != b.size()) throw value_error("array: trailing bytes");
+        if (total > in.left() / 4) throw value_error("array: element count exceeds the data");
+        std::size_t index = 0;
+        detail::decode_array_level<std::vector<T>, leaf>(out, 0, dims, in, elem.base(), index);
+        in.expect_end();
         return out;
     }
 };

@@ -6,7 +6,9 @@
 //   timestamptz <-> pgcoro::timestamptz = std::chrono::sys_time<std::chrono::microseconds> (UTC)
 //   timestamp   <-> pgcoro::timestamp   = std::chrono::local_time<std::chrono::microseconds>
 //   time        <-> pgcoro::time_of_day = std::chrono::hh_mm_ss<std::chrono::microseconds>
-//   interval    <-> pgcoro::interval { months, days, microseconds }
+//   interval    <-> pgcoro::interval { months, days, microseconds }, or any integral
+//                   std::chrono::duration when the value is exact (no months or days)
+//   timetz      <-> pgcoro::time_tz { time, utc_offset }
 // 'infinity' and '-infinity' map to the time point's max() and min(), both ways.
 #pragma once
 
@@ -16,6 +18,9 @@
 #include <chrono>
 #include <cstdint>
 #include <limits>
+#include <ratio>
+#include <string>
+#include <type_traits>
 
 namespace pgcoro {
 
@@ -144,6 +149,88 @@ struct type_traits<interval> {
         v.days = detail::read_be<std::int32_t>(b.data() + 8);
         v.months = detail::read_be<std::int32_t>(b.data() + 12);
         return v;
+    }
+};
+
+namespace detail {
+/// A duration unit pgcoro converts to and from microseconds exactly, with a conversion
+/// factor that is a whole number one way (ns, us, ms, s, min, h, days...).
+template <class Period>
+constexpr bool simple_period = std::ratio_divide<Period, std::micro>::num == 1 || std::ratio_divide<Period, std::micro>::den == 1;
+}  // namespace detail
+
+/// A std::chrono::duration (integral count, a unit that is a whole number of microseconds
+/// or a whole fraction of one) as an interval of no months and no days. Sent as
+/// microseconds: a duration that is not a whole number of microseconds is a value_error.
+/// Read only when the interval has no months and no days (a month is not a fixed length,
+/// and a day is not 24 hours across DST: read those as pgcoro::interval, or normalise with
+/// justify_hours() / EXTRACT(epoch ...)) and the duration holds it exactly.
+template <class Rep, class Period>
+struct type_traits<std::chrono::duration<Rep, Period>,
+                   std::enable_if_t<std::is_integral_v<Rep> && detail::simple_period<Period>>> {
+    using D = std::chrono::duration<Rep, Period>;
+    static constexpr std::string_view cpp_name = "std::chrono::duration";
+    static constexpr oid_t param_oid = oids::interval;
+    static constexpr oid_t array_oid = 1187;
+    static bool accepts(oid_t o) noexcept { return o == oids::interval; }
+    static void encode(const D& d, std::string& out) {
+        // In 128 bits: no intermediate product can overflow.
+        using to_us = std::ratio_divide<Period, std::micro>;
+        __int128 n = static_cast<__int128>(d.count()) * to_us::num;
+        if (n % to_us::den != 0) throw value_error("duration: not a whole number of microseconds");
+        n /= to_us::den;
+        if (n > std::numeric_limits<std::int64_t>::max() || n < std::numeric_limits<std::int64_t>::min())
+            throw value_error("duration: out of the interval's range");
+        type_traits<interval>::encode(interval{0, 0, static_cast<std::int64_t>(n)}, out);
+    }
+    static D decode(oid_t o, std::string_view b) {
+        interval v = type_traits<interval>::decode(o, b);
+        if (v.months != 0 || v.days != 0)
+            throw value_error("interval of " + std::to_string(v.months) + " month(s) and " + std::to_string(v.days) +
+                              " day(s) has no exact duration; read it as pgcoro::interval");
+        using from_us = std::ratio_divide<std::micro, Period>;
+        __int128 n = static_cast<__int128>(v.microseconds) * from_us::num;
+        if (n % from_us::den != 0)
+            throw value_error("interval of " + std::to_string(v.microseconds) +
+                              " us is not a whole number of the duration's unit");
+        n /= from_us::den;
+        if (n > static_cast<__int128>(std::numeric_limits<Rep>::max()) ||
+            n < static_cast<__int128>(std::numeric_limits<Rep>::min()))
+            throw value_error("interval: out of the duration's range");
+        return D(static_cast<Rep>(n));
+    }
+};
+
+/// A time of day with its UTC offset (timetz). utc_offset is east of UTC positive (ISO
+/// 8601: +02:00 is 7200 s); the server's own sign is the opposite, pgcoro converts.
+struct time_tz {
+    std::chrono::microseconds time{0};  ///< since midnight, 0 ... 24:00:00
+    std::chrono::seconds utc_offset{0};
+    friend bool operator==(const time_tz&, const time_tz&) = default;
+};
+
+template <>
+struct type_traits<time_tz> {
+    static constexpr std::string_view cpp_name = "pgcoro::time_tz";
+    static constexpr oid_t param_oid = oids::timetz;
+    static constexpr oid_t array_oid = 1270;
+    static constexpr std::int64_t day_us = 86400LL * 1000000LL;
+    static constexpr std::int32_t max_offset = 15 * 3600 + 59 * 60 + 59;  // the server's limit
+    static bool accepts(oid_t o) noexcept { return o == oids::timetz; }
+    static void encode(const time_tz& t, std::string& out) {
+        if (t.time.count() < 0 || t.time.count() > day_us) throw value_error("timetz: time of day out of range");
+        if (t.utc_offset.count() < -max_offset || t.utc_offset.count() > max_offset)
+            throw value_error("timetz: UTC offset out of range (at most 15:59:59)");
+        detail::write_be<std::int64_t>(out, t.time.count());
+        detail::write_be<std::int32_t>(out, static_cast<std::int32_t>(-t.utc_offset.count()));
+    }
+    static time_tz decode(oid_t, std::string_view b) {
+        if (b.size() != 12) throw value_error("timetz: expected 12 bytes, got " + std::to_string(b.size()));
+        auto us = detail::read_be<std::int64_t>(b.data());
+        auto zone = detail::read_be<std::int32_t>(b.data() + 8);
+        if (us < 0 || us > day_us) throw value_error("timetz: time out of range");
+        if (zone < -max_offset || zone > max_offset) throw value_error("timetz: zone out of range");
+        return time_tz{std::chrono::microseconds(us), std::chrono::seconds(-zone)};
     }
 };
 

@@ -14,12 +14,15 @@ namespace pgcoro {
 /// Specialise to map a C++ enum onto a PostgreSQL enum by label:
 ///
 ///     template <> struct pgcoro::enum_labels<status> {
+///         static constexpr std::string_view type_name = "status";   // optional
 ///         static constexpr std::pair<status, std::string_view> values[] = {
 ///             {status::pending, "pending"}, {status::done, "done"}};
 ///     };
 ///
-/// Reading an unknown label, or sending a value with no label, is a value_error.
-/// (Any enum column can also be read as std::string.)
+/// With a type_name (plain or schema-qualified), only columns of that enum type (and text
+/// columns) are read; without one, any enum column whose labels match. Reading an unknown
+/// label, or sending a value with no label, is a value_error. (Any enum column can also be
+/// read as std::string.)
 template <class E>
 struct enum_labels;
 
@@ -28,8 +31,12 @@ struct type_traits<E, std::enable_if_t<std::is_enum_v<E> && requires { enum_labe
     static constexpr std::string_view cpp_name = "an enum with pgcoro::enum_labels";
     /// Sent with no type: the server takes the enum type from the statement's context.
     static constexpr oid_t param_oid = oids::unspecified;
-    /// Enum types have OIDs of their own (>= 16384); text columns work too.
-    static bool accepts(oid_t o) noexcept { return o >= 16384 || detail::is_text_oid(o); }
+    static bool accepts(const pg_type& t) noexcept {
+        if (detail::is_text_oid(t.oid())) return true;
+        if (t.kind() != type_kind::enumeration) return false;
+        if constexpr (requires { enum_labels<E>::type_name; }) return t.is(enum_labels<E>::type_name);
+        else return true;
+    }
     static void encode(E v, std::string& out) {
         for (const auto& [value, label] : enum_labels<E>::values) {
             if (value == v) {

@@ -1,10 +1,13 @@
-// pgcoro/types/inet.hpp — inet and cidr as an address with a prefix length.
+// pgcoro/types/inet.hpp — network addresses: inet and cidr (an address with a prefix
+// length), macaddr and macaddr8.
 #pragma once
 
 #include <pgcoro/types/traits.hpp>
 
 #include <boost/asio/ip/address.hpp>
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -72,6 +75,43 @@ struct type_traits<inet> {
         } else {
             throw value_error("inet: unknown address family");
         }
+        return v;
+    }
+};
+
+/// A MAC address: macaddr (6 bytes) or macaddr8 (8 bytes, EUI-64), by N.
+template <std::size_t N>
+struct basic_macaddr {
+    std::array<std::uint8_t, N> bytes{};
+    /// "08:00:2b:01:02:03"
+    std::string to_string() const {
+        static constexpr char hex[] = "0123456789abcdef";
+        std::string s;
+        for (std::size_t i = 0; i < N; ++i) {
+            if (i) s += ':';
+            s += hex[bytes[i] >> 4];
+            s += hex[bytes[i] & 15];
+        }
+        return s;
+    }
+    friend bool operator==(const basic_macaddr&, const basic_macaddr&) = default;
+};
+using macaddr = basic_macaddr<6>;
+using macaddr8 = basic_macaddr<8>;
+
+template <std::size_t N>
+struct type_traits<basic_macaddr<N>, std::enable_if_t<N == 6 || N == 8>> {
+    static constexpr std::string_view cpp_name = N == 6 ? "pgcoro::macaddr" : "pgcoro::macaddr8";
+    static constexpr oid_t param_oid = N == 6 ? oids::macaddr : oids::macaddr8;
+    static constexpr oid_t array_oid = N == 6 ? 1040 : 775;
+    static bool accepts(oid_t o) noexcept { return o == param_oid; }
+    static void encode(const basic_macaddr<N>& v, std::string& out) {
+        out.append(reinterpret_cast<const char*>(v.bytes.data()), N);
+    }
+    static basic_macaddr<N> decode(oid_t, std::string_view b) {
+        if (b.size() != N) throw value_error(std::string(cpp_name) + ": expected " + std::to_string(N) + " bytes, got " + std::to_string(b.size()));
+        basic_macaddr<N> v;
+        for (std::size_t i = 0; i < N; ++i) v.bytes[i] = static_cast<std::uint8_t>(b[i]);
         return v;
     }
 };

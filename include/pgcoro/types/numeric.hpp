@@ -227,11 +227,17 @@ struct type_traits<numeric> {
         if (weight < 0) {
             out.push_back('0');
         } else {
+            std::size_t int_start = out.size();
             for (long g = 0; g <= weight; ++g) {
                 char buf[5];
                 std::snprintf(buf, sizeof buf, g == 0 ? "%d" : "%04d", digit(g));
                 out += buf;
             }
+            // Canonical text: leading zero groups (never sent by the server, but possible
+            // on the wire) leave no leading zeros.
+            std::size_t nz = out.find_first_not_of('0', int_start);
+            if (nz == std::string::npos) nz = out.size() - 1;
+            out.erase(int_start, nz - int_start);
         }
         if (dscale > 0) {
             out.push_back('.');

@@ -1,9 +1,6 @@
 // pgcoro/types/oids.hpp — the OIDs of PostgreSQL's built-in types.
 #pragma once
 
-#include <string>
-#include <string_view>
-
 namespace pgcoro {
 
 /// A PostgreSQL type OID (same as libpq's Oid).
@@ -37,40 +34,22 @@ inline constexpr oid_t interval = 1186;
 inline constexpr oid_t numeric = 1700;
 inline constexpr oid_t uuid = 2950;
 inline constexpr oid_t jsonb = 3802;
+inline constexpr oid_t money = 790;
+inline constexpr oid_t macaddr = 829;
+inline constexpr oid_t macaddr8 = 774;
+inline constexpr oid_t timetz = 1266;
+inline constexpr oid_t bit = 1560;
+inline constexpr oid_t varbit = 1562;
+inline constexpr oid_t record = 2249;
+inline constexpr oid_t int4range = 3904;
+inline constexpr oid_t numrange = 3906;
+inline constexpr oid_t tsrange = 3908;
+inline constexpr oid_t tstzrange = 3910;
+inline constexpr oid_t daterange = 3912;
+inline constexpr oid_t int8range = 3926;
 }  // namespace oids
 
-/// A readable name for an OID, for messages: "int4", or "oid 16384" for types pgcoro
-/// does not know by heart (user types, extensions).
-inline std::string type_name_of(oid_t oid) {
-    switch (oid) {
-    case oids::bool_: return "bool";
-    case oids::bytea: return "bytea";
-    case oids::char_: return "\"char\"";
-    case oids::name: return "name";
-    case oids::int8: return "int8";
-    case oids::int2: return "int2";
-    case oids::int4: return "int4";
-    case oids::text: return "text";
-    case oids::oid: return "oid";
-    case oids::json: return "json";
-    case oids::xml: return "xml";
-    case oids::float4: return "float4";
-    case oids::float8: return "float8";
-    case oids::unknown: return "unknown";
-    case oids::inet: return "inet";
-    case oids::cidr: return "cidr";
-    case oids::bpchar: return "bpchar";
-    case oids::varchar: return "varchar";
-    case oids::date: return "date";
-    case oids::time: return "time";
-    case oids::timestamp: return "timestamp";
-    case oids::timestamptz: return "timestamptz";
-    case oids::interval: return "interval";
-    case oids::numeric: return "numeric";
-    case oids::uuid: return "uuid";
-    case oids::jsonb: return "jsonb";
-    default: return "oid " + std::to_string(oid);
-    }
-}
-
 }  // namespace pgcoro
+
+// type_name_of(oid) and the built-in type table.
+#include <pgcoro/types/pg_type.hpp>

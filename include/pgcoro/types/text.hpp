@@ -16,20 +16,24 @@ inline bool is_text_oid(oid_t o) noexcept {
 }
 }  // namespace detail
 
-/// std::string reads any character column, json / jsonb / xml (as their text), and the
-/// columns of extension or user types (OID >= 16384) whose binary form is their text:
-/// citext, enums. Sent as `text`. The bytes pass through in the client encoding (UTF-8
-/// unless you change client_encoding).
+/// std::string reads text, varchar, char(n), name, "char", json / jsonb / xml (as their
+/// text), and the types whose binary form is their text: citext (recognised by name) and
+/// every enum. Nothing else: an extension type's binary form is not its text. Sent as
+/// `text`. The bytes pass through in the client encoding (UTF-8 unless you change
+/// client_encoding).
 template <>
 struct type_traits<std::string> {
     static constexpr std::string_view cpp_name = "std::string";
     static constexpr oid_t param_oid = oids::text;
     static constexpr oid_t array_oid = 1009;
-    static bool accepts(oid_t o) noexcept {
-        return detail::is_text_oid(o) || o == oids::json || o == oids::jsonb || o == oids::xml || o >= 16384;
+    static bool accepts(const pg_type& t) noexcept {
+        oid_t o = t.oid();
+        return detail::is_text_oid(o) || o == oids::char_ || o == oids::json || o == oids::jsonb || o == oids::xml ||
+               t.kind() == type_kind::enumeration || t.is("citext");
     }
     static void encode(const std::string& v, std::string& out) { out.append(v); }
-    static std::string decode(oid_t o, std::string_view b) {
+    static std::string decode(const pg_type& t, std::string_view b) {
+        oid_t o = t.oid();
         if (o == oids::jsonb) {
             if (b.empty() || b[0] != 1) throw value_error("jsonb: unknown binary format version");
             b.remove_prefix(1);
@@ -38,14 +42,25 @@ struct type_traits<std::string> {
     }
 };
 
-/// Parameters only: a view is sent as text. (A result is never read into a view: the
-/// bytes would not outlive the result.)
+/// Sent as text. Read (the columns std::string reads) only from a pgcoro::result
+/// (result::get, result::as, query_result): the view points into the result and lives as
+/// long as it. query<T>() and friends, which free the result before returning, refuse it
+/// at compile time.
 template <>
 struct type_traits<std::string_view> {
     static constexpr std::string_view cpp_name = "std::string_view";
     static constexpr oid_t param_oid = oids::text;
     static constexpr oid_t array_oid = 1009;
+    static constexpr bool borrows = true;
+    static bool accepts(const pg_type& t) noexcept { return type_traits<std::string>::accepts(t); }
     static void encode(std::string_view v, std::string& out) { out.append(v); }
+    static std::string_view decode(const pg_type& t, std::string_view b) {
+        if (t.oid() == oids::jsonb) {
+            if (b.empty() || b[0] != 1) throw value_error("jsonb: unknown binary format version");
+            b.remove_prefix(1);
+        }
+        return b;
+    }
 };
 
 /// Parameters only: a NUL-terminated string (string literals decay to this). A null

@@ -1,0 +1,39 @@
+// Row types that cannot be mapped: each CASE must fail to compile with one clear message
+// (run.sh checks which). Compiled with -DCASE=n.
+#include <pgcoro/connection.hpp>
+#include <pgcoro/types.hpp>
+
+#include <boost/json/value.hpp>
+
+struct not_mapped {
+    int x;
+};
+struct with_json {
+    int id;
+    boost::json::value doc;  // needs <pgcoro/types/json.hpp>
+};
+struct with_unmapped {
+    int id;
+    not_mapped m;
+};
+class with_constructor {
+public:
+    explicit with_constructor(int) {}
+};
+
+boost::asio::awaitable<void> use(pgcoro::connection& c) {
+#if CASE == 1
+    auto rows = co_await c.query<with_json>("select 1, '{}'::jsonb");
+#elif CASE == 2
+    auto rows = co_await c.query<with_unmapped>("select 1, 2");
+#elif CASE == 3
+    auto rows = co_await c.query<with_constructor>("select 1");
+#elif CASE == 4
+    auto rows = co_await c.query<std::string_view>("select 'dangling'");
+#elif CASE == 5
+    auto rows = co_await c.query<std::tuple<int, std::vector<std::optional<std::string_view>>>>("select 1, array['x']");
+#else
+    auto rows = co_await c.query<std::tuple<int, std::string>>("select 1, 'ok'");  // compiles
+#endif
+    (void)rows;
+}
