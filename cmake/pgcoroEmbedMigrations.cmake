@@ -10,9 +10,10 @@
 # File names are checked when CMake configures: <version>_<name>.up.sql / .down.sql.
 # <target> is linked to pgcoro::migrator (the header needs it).
 # Adding, removing or editing a file regenerates the header on the next build.
-set(_PGCORO_EMBED_SCRIPT "${CMAKE_CURRENT_LIST_DIR}/pgcoro_embed_script.cmake")
-
 function(pgcoro_embed_migrations target dir)
+  # Beside this file, wherever the function is called from (a parent project of
+  # add_subdirectory / FetchContent does not see this directory's variables).
+  set(_PGCORO_EMBED_SCRIPT "${CMAKE_CURRENT_FUNCTION_LIST_DIR}/pgcoro_embed_script.cmake")
   cmake_parse_arguments(PARSE_ARGV 2 arg "" "SEEDS;NAMESPACE" "")
   if(arg_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "pgcoro_embed_migrations: unexpected arguments ${arg_UNPARSED_ARGUMENTS}")

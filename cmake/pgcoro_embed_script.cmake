@@ -57,5 +57,9 @@ ${SEEDS_CALLS}    return pgcoro::seed_set::from_files(files);
 
 }  // namespace ${NAMESPACE}
 ")
-file(COPY_FILE "${OUT}.tmp" "${OUT}" ONLY_IF_DIFFERENT)
+# Only when different, so dependents are not rebuilt (cmake -E: file(COPY_FILE) needs 3.21).
+execute_process(COMMAND "${CMAKE_COMMAND}" -E copy_if_different "${OUT}.tmp" "${OUT}" RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "pgcoro_embed_migrations: cannot write ${OUT}")
+endif()
 file(REMOVE "${OUT}.tmp")

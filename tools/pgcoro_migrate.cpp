@@ -462,8 +462,8 @@ int main(int argc, char** argv) {
     settings s;
     CLI::App app{"pgcoro-migrate: PostgreSQL schema migrations (pgcoro)"};
     app.require_subcommand(1);
-    app.add_option("--database-url", s.url, "connection URL or key=value string (default: $DATABASE_URL)")
-        ->envname("DATABASE_URL");
+    app.add_option("--database-url", s.url,
+                   "connection URL or key=value string (default: $PGCORO_DATABASE_URL, else $DATABASE_URL)");
     app.add_option("--dir", s.dir, "migrations directory (default: migrations, or $PGCORO_MIGRATIONS_DIR)")
         ->envname("PGCORO_MIGRATIONS_DIR");
     app.add_option("--seeds", s.seeds_dir, "seeds directory (run after up, and by seed)")->envname("PGCORO_SEEDS_DIR");
@@ -505,7 +505,16 @@ int main(int argc, char** argv) {
         int rc = app.exit(e);
         return rc == 0 ? ok : usage;
     }
-    if (const char* u = std::getenv("PGCORO_DATABASE_URL"); u && *u && app.count("--database-url") == 0) s.url = u;
+    // Not on the command line: PGCORO_DATABASE_URL wins over DATABASE_URL, as in
+    // pool_config::from_env(). (CLI11's envname would count DATABASE_URL as given.)
+    if (app.count("--database-url") == 0) {
+        for (const char* name : {"PGCORO_DATABASE_URL", "DATABASE_URL"}) {
+            if (const char* u = std::getenv(name); u && *u) {
+                s.url = u;
+                break;
+            }
+        }
+    }
 
     std::string command = app.get_subcommands().front()->get_name();
     int rc = failed;

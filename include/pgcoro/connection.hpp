@@ -175,7 +175,14 @@ public:
     ~connection() { reset(); }
 
     /// The connection's strand.
-    executor_type get_executor() const { return impl_->strand(); }
+    /// The connection's strand. Throws pgcoro::error (errc::connection_closed) on a
+    /// connection that is not connected (default-constructed or moved from).
+    executor_type get_executor() const {
+        if (!impl_)
+            throw pgcoro::error(make_error_code(errc::connection_closed),
+                                "a connection that is not connected (default-constructed or moved from) has no executor");
+        return impl_->strand();
+    }
 
     // ---- statements -----------------------------------------------------------------------
     // execute, query, query_one, query_opt, query_result, execute_script, notify and their

@@ -21,7 +21,7 @@ namespace pgcoro {
 /// columns)`. Rows are encoded (through pgcoro::type_traits, as parameters are) into a
 /// buffer sent whenever it reaches the chunk size (64 KiB by default).
 ///
-///     auto w = co_await conn.copy_in_writer<item>("items", {"id", "name", "price"});
+///     auto w = co_await conn.copy_in_writer<item>("items (id, name, price)");
 ///     for (auto& batch : source) co_await w.write(batch);
 ///     std::uint64_t rows = co_await w.finish();
 ///
@@ -88,8 +88,9 @@ private:
     std::uint64_t rows_ = 0;
 };
 
-/// Rows of T out of a table (or a query) by binary COPY: `co_await conn.copy_out<T>(table,
-/// columns)`; read() fills a vector with the next rows, 0 at the end.
+/// Rows of T out of a table (or a query) by binary COPY: `co_await conn.copy_out<T>("items
+/// (id, name, price)")` or `copy_out<T>("select ...")`; read() fills a vector with the next
+/// rows, 0 at the end.
 ///
 /// Destroying the reader before the end cancels the statement and drops the rest.
 template <class T>
@@ -195,6 +196,9 @@ boost::asio::awaitable<copy_writer<T>> make_copy_writer(std::shared_ptr<connecti
         throw pgcoro::error(make_error_code(errc::invalid_argument), "COPY FROM needs a table, not a query");
     auto [probe, catalog] =
         co_await async_exec<to_pgresult>(impl, make_op(t.probe_sql()), exception_style{}, boost::asio::use_awaitable);
+    static_assert(!maps_by_name<T>,
+                  "pgcoro: binary COPY maps fields by position, but this struct is described (mapped by name): "
+                  "name the columns in field order and specialise pgcoro::row_mapping<T> with by_name = false");
     check_copy_columns<T>(probe.get(), catalog.get());
     co_return copy_writer<T>(copy_in_stream(std::move(impl), t.copy_sql(true)));
 }

@@ -135,7 +135,13 @@ public:
     listener& operator=(const listener&) = delete;
     ~listener() { close(); }  // the strand finishes closing; nothing waits here
 
-    executor_type get_executor() const { return impl_->strand(); }
+    /// The listener's strand. Throws pgcoro::error (errc::connection_closed) on a
+    /// moved-from or default-constructed listener.
+    executor_type get_executor() const {
+        if (!impl_)
+            throw pgcoro::error(make_error_code(errc::connection_closed), "a moved-from listener has no executor");
+        return impl_->strand();
+    }
 
     /// Starts listening on `channel`, exactly as spelt (capitals, spaces and quotes are
     /// quoted, never spliced). Returns once LISTEN ran, or at once while reconnecting (the

@@ -111,8 +111,9 @@ public:
 
     /// Sends every statement at once (one round trip) on a connection alone, waits for
     /// all, and throws the first error; as connection::execute_batch. The connection goes
-    /// back without the reset round trip unless the pool saw the session change (or the
-    /// batch failed). Waiting for the connection is part of it (errc::pool_timeout).
+    /// back without the reset round trip unless it needs one (the session changed, a
+    /// transaction is open, statements are in flight or a cancel request may still
+    /// land). Waiting for the connection is part of it (errc::pool_timeout).
     boost::asio::awaitable<void> execute_batch(std::vector<std::string> statements) {
         return batch_impl(impl_, std::move(statements));
     }

@@ -43,8 +43,8 @@ struct pool_config {
     /// (one failing statement fails only its caller). Sharing starts only when no
     /// connection is idle, and only for statements that cannot change the session (their
     /// leading keyword is SELECT, INSERT, UPDATE, DELETE, WITH, VALUES, TABLE, MERGE,
-    /// SHOW or EXPLAIN); anything else (SET, LISTEN, CREATE TEMP, PREPARE, BEGIN, DO,
-    /// CALL, ...) runs on a connection of its own, reset afterwards when it changed the
+    /// SHOW); anything else (SET, LISTEN, CREATE TEMP, PREPARE, BEGIN, DO, CALL, EXPLAIN,
+    /// ...) runs on a connection of its own, reset afterwards when it changed the
     /// session. 1: every helper call has a connection to itself. acquire() and
     /// transactions always get a connection of their own. The default comes from the pool
     /// benchmark (README, "Pool throughput").

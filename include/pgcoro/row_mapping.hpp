@@ -22,7 +22,7 @@ namespace pgcoro {
 ///
 /// Specialise row_mapping with `by_name = false` to map a described struct by position
 /// (its described members in declaration order) instead. Binary COPY maps by position
-/// only: reading a struct mapped by name from COPY does not compile (name the columns in
+/// only: a struct mapped by name does not compile with COPY, in or out (name the columns in
 /// field order and turn by_name off).
 template <class T>
 struct row_mapping {

@@ -5,8 +5,10 @@
 #include <pgcoro/detail/connection_impl.hpp>
 #include <pgcoro/detail/op_recycler.hpp>
 #include <pgcoro/detail/params.hpp>
+#include <pgcoro/error.hpp>
 #include <pgcoro/types/traits.hpp>
 
+#include <exception>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -32,6 +34,9 @@ std::shared_ptr<exec_op> make_op(std::string_view sql, const Args&... args) {
     } catch (const pgcoro::error&) {
         op->params.clear();
         op->encode_failure = std::current_exception();
+    } catch (const std::exception& e) {  // a user encoder's own exception
+        op->params.clear();
+        op->encode_failure = std::make_exception_ptr(pgcoro::error(make_error_code(errc::encode_error), e.what()));
     }
     return op;
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <pgcoro/detail/undo.hpp>
+#include <pgcoro/error.hpp>
 #include <pgcoro/pooled_connection.hpp>
 #include <pgcoro/query_surface.hpp>
 
@@ -61,11 +62,20 @@ struct transaction_options {
 /// transaction back before anyone else gets the connection.
 class transaction : public query_surface<transaction> {
 public:
-    transaction(pooled_connection conn) noexcept : conn_(std::move(conn)) {}
+    /// Wraps a pooled connection on which BEGIN has already run (pool::begin() makes one);
+    /// it sends nothing itself.
+    explicit transaction(pooled_connection conn) noexcept : conn_(std::move(conn)) {}
     transaction(transaction&&) noexcept = default;
     transaction& operator=(transaction&&) noexcept = default;
 
-    pgcoro::connection& connection() noexcept { return *conn_; }
+    /// The transaction's connection. Throws pgcoro::error (errc::connection_closed) once
+    /// commit() or rollback() has returned it to the pool, or after a move.
+    pgcoro::connection& connection() {
+        if (!conn_)
+            throw pgcoro::error(make_error_code(errc::connection_closed),
+                                "the transaction has ended: its connection went back to the pool");
+        return *conn_;
+    }
     bool active() const noexcept { return active_; }
 
     // Statements (execute, query, query_one, query_opt, query_result, execute_script,

@@ -3,6 +3,9 @@
 #include <pgcoro/connection.hpp>
 #include <pgcoro/types.hpp>
 
+#include <pgcoro/row_mapping.hpp>
+
+#include <boost/describe/class.hpp>
 #include <boost/json/value.hpp>
 
 struct not_mapped {
@@ -20,6 +23,11 @@ class with_constructor {
 public:
     explicit with_constructor(int) {}
 };
+struct by_name {
+    std::int64_t id;
+    std::string name;
+};
+BOOST_DESCRIBE_STRUCT(by_name, (), (id, name))
 
 boost::asio::awaitable<void> use(pgcoro::connection& c) {
 #if CASE == 1
@@ -32,6 +40,9 @@ boost::asio::awaitable<void> use(pgcoro::connection& c) {
     auto rows = co_await c.query<std::string_view>("select 'dangling'");
 #elif CASE == 5
     auto rows = co_await c.query<std::tuple<int, std::vector<std::optional<std::string_view>>>>("select 1, array['x']");
+#elif CASE == 6
+    std::vector<by_name> in;
+    auto rows = co_await c.copy_in("t (name, id)", in);  // COPY is positional: by name is refused
 #else
     auto rows = co_await c.query<std::tuple<int, std::string>>("select 1, 'ok'");  // compiles
 #endif

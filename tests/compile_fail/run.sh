@@ -23,6 +23,7 @@ expect 2 "specialise pgcoro::type_traits<Field>"
 expect 3 "nor an aggregate struct"
 expect 4 "point into the result, which this function frees"
 expect 5 "point into the result, which this function frees"
+expect 6 "binary COPY maps fields by position"
 case=0
 if ! out=$(compile "${flags[@]}"); then echo "the good case does not compile:"; echo "$out" | head; status=1; else echo "case 0 compiles"; fi
 exit $status

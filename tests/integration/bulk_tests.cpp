@@ -299,6 +299,39 @@ TEST_CASE("raw COPY both ways, chunks cut anywhere; an early stop; others held m
     });
 }
 
+TEST_CASE("COPY with the client through execute or a script fails alone; the connection goes on", "[copy]") {
+    run([](asio::io_context&) -> asio::awaitable<void> {
+        auto c = co_await connect();
+        std::string t = co_await make_items_table(c);
+        // Another caller's statement in flight on the same connection is not disturbed.
+        std::int64_t seven = 0;
+        bool other_done = false;
+        c.async_query_one<std::int64_t>(pgcoro::statement("select 7::int8 from pg_sleep(0.05)"),
+                                        [&](boost::system::error_code ec, std::int64_t v) {
+                                            CHECK(!ec);
+                                            seven = v;
+                                            other_done = true;
+                                        });
+        auto e = co_await expect_error(c.execute("copy " + t + " (id, name) from stdin"));
+        CHECK(e.code() == errc::invalid_argument);
+        CHECK(std::string(e.what()).find("copy_in_raw()") != std::string::npos);
+        e = co_await expect_error(c.execute_script("select 1; COPY " + t + " TO STDOUT"));
+        CHECK(e.code() == errc::invalid_argument);
+        asio::steady_timer timer(co_await asio::this_coro::executor);
+        while (!other_done) {
+            timer.expires_after(std::chrono::milliseconds(5));
+            co_await timer.async_wait(asio::use_awaitable);
+        }
+        CHECK(seven == 7);
+        auto n = co_await c.query_one<std::int64_t>("select count(*) from " + t);
+        CHECK(n == 0);
+        auto in = c.copy_in_raw("copy " + t + " (id, name) from stdin");  // the way that works
+        co_await in.write(std::string("1\tone\n"));
+        auto loaded = co_await in.finish();
+        CHECK(loaded == 1);
+    });
+}
+
 TEST_CASE("a second read while one is pending is refused; the first goes on", "[stream]") {
     run([](asio::io_context&) -> asio::awaitable<void> {
         auto c = co_await connect();

@@ -200,8 +200,11 @@ TEST_CASE("pool and transaction take the same token forms", "[tokens][pool]") {
         CHECK(ec2 == pgcoro::make_sqlstate_error("42703"));
         CHECK(d.message.find("nope") != std::string::npos);
         CHECK(rows.empty());
-        bool called = false;
-        db.async_execute(statement("select 1"), [&](boost::system::error_code e, std::uint64_t) { called = !e; });
+        bool called = false, done = false;
+        db.async_execute(statement("select 1"), [&](boost::system::error_code e, std::uint64_t) {
+            called = !e;
+            done = true;
+        });
         co_await db.transaction([&](pgcoro::transaction& tx) -> asio::awaitable<void> {
             auto [tec, tv] = co_await tx.async_query_one<std::string>(statement("select coalesce(current_setting('app.x', true), '')"),
                                                                       asio::as_tuple(asio::use_awaitable));
@@ -210,6 +213,13 @@ TEST_CASE("pool and transaction take the same token forms", "[tokens][pool]") {
             auto r = co_await tx.async_query_result(statement("select 1"), asio::use_awaitable);
             CHECK(r.rows() == 1);
         });
+        // The callback's statement may still run on the other connection (the transaction
+        // need not wait for it); it refers to this frame, so wait for it.
+        asio::steady_timer timer(io);
+        while (!done) {
+            timer.expires_after(std::chrono::milliseconds(5));
+            co_await timer.async_wait(asio::use_awaitable);
+        }
         CHECK(called);
         db.close();
     });

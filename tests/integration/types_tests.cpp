@@ -21,6 +21,25 @@ struct pgcoro::enum_labels<mood> {
         {mood::sad, "sad"}, {mood::ok, "ok"}, {mood::happy, "happy"}};
 };
 
+/// A user type whose traits throw their own exception (not pgcoro::value_error).
+struct throwing_type {
+    std::int32_t v = 0;
+};
+template <>
+struct pgcoro::type_traits<throwing_type> {
+    static constexpr oid_t param_oid = oids::int4;
+    static bool accepts(oid_t o) noexcept { return o == oids::int4; }
+    static void encode(const throwing_type& t, std::string& out) {
+        if (t.v < 0) throw std::runtime_error("throwing_type: negative");
+        type_traits<std::int32_t>::encode(t.v, out);
+    }
+    static throwing_type decode(oid_t o, std::string_view b) {
+        auto v = type_traits<std::int32_t>::decode(o, b);
+        if (v < 0) throw std::runtime_error("throwing_type: negative from the server");
+        return {v};
+    }
+};
+
 namespace {
 
 /// A database of its own for these tests (extensions, types), dropped afterwards.
@@ -148,6 +167,18 @@ TEST_CASE("text, bytea, uuid, json and inet round-trip", "[types][pooler]") {
         CHECK(co_await echo(c, mine) == mine);
         auto mine_text = co_await c.query_one<std::string>("select $1::text", mine);
         CHECK(mine_text == "::1/128");
+        // The default prefix is a single host of either family.
+        pgcoro::inet host6;
+        host6.address = boost::asio::ip::make_address("2001:db8::2");
+        auto host6_text = co_await c.query_one<std::string>("select host($1) || '/' || masklen($1)", host6);
+        CHECK(host6_text == "2001:db8::2/128");
+        auto host6_back = co_await echo(c, host6);
+        CHECK(host6_back == host6);
+        CHECK(host6_back.prefix_length == 128);
+        pgcoro::inet host4;
+        host4.address = boost::asio::ip::make_address("192.0.2.7");
+        auto host4_len = co_await c.query_one<std::int32_t>("select masklen($1)", host4);
+        CHECK(host4_len == 32);
     });
 }
 
@@ -304,5 +335,19 @@ TEST_CASE("enums, citext and structs of many types in a database of their own", 
                                                   pgcoro::new_uuid(), static_cast<mood>(42)));
         CHECK(e2.code() == pgcoro::make_error_code(errc::encode_error));
         CHECK(std::string(e2.what()).find("parameter $2") != std::string::npos);
+    });
+}
+
+TEST_CASE("a user type's own exceptions become encode_error / decode_error for that call only", "[types]") {
+    run([](asio::io_context&) -> asio::awaitable<void> {
+        auto c = co_await connect();
+        auto e = co_await expect_error(c.query_one<std::int32_t>("select $1::int4", throwing_type{-1}));
+        CHECK(e.code() == errc::encode_error);
+        CHECK(std::string(e.what()).find("throwing_type: negative") != std::string::npos);
+        e = co_await expect_error(c.query_one<throwing_type>("select -5::int4"));
+        CHECK(e.code() == errc::decode_error);
+        CHECK(std::string(e.what()).find("from the server") != std::string::npos);
+        auto fine = co_await c.query_one<throwing_type>("select $1::int4", throwing_type{7});
+        CHECK(fine.v == 7);
     });
 }

@@ -218,6 +218,27 @@ TEST_CASE("statements pipeline: Prepare once, then Bind/Execute; results complet
     CHECK(!h.pipe.wants_read());
 }
 
+TEST_CASE("COPY with the client as a statement or in a script fails alone and sends nothing", "[pipeline]") {
+    harness h;
+    auto a = h.start("select 1");
+    auto copy_in = h.start("  COPY t (a) FROM STDIN");
+    auto copy_out = h.start("create temp table t (a int); copy t to stdout", op_kind::script);
+    auto file = h.start("copy t from '/tmp/t.csv'");  // the server's file: an ordinary statement
+    REQUIRE(h.done.size() == 2);
+    CHECK(h.done[0] == copy_in);
+    CHECK(h.done[1] == copy_out);
+    CHECK(copy_in->ec == make_error_code(errc::invalid_argument));
+    CHECK(copy_in->diag.message.find("copy_in_raw()") != std::string::npos);
+    CHECK(copy_out->ec == make_error_code(errc::invalid_argument));
+    CHECK(h.server->count_sent("prepare pgcoro_2 copy t from '/tmp/t.csv'") == 1);
+    CHECK(h.server->sent.size() == 6);  // a's and file's prepare, execute, sync
+    h.server->command("PARSE").ok().sync().command("PARSE").ok().sync();
+    h.read();
+    REQUIRE(h.done.size() == 4);
+    CHECK(!a->ec);
+    CHECK(!file->ec);
+}
+
 TEST_CASE("a Prepare that fails, followed by the statement's own result", "[pipeline]") {
     harness h;
     auto a = h.start("selec 1");

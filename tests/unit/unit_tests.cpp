@@ -538,3 +538,23 @@ TEST_CASE("server error positions map to lines and columns", "[migrate]") {
     CHECK_THROWS_AS(detail::quoted_table("x\"; drop"), pgcoro::error);
     CHECK(detail::migration_lock_key("a") != detail::migration_lock_key("b"));
 }
+
+TEST_CASE("numeric from any integer type, exactly; inet's default prefix is a single host", "[types]") {
+    CHECK(numeric(5LL).to_string() == "5");
+    CHECK(numeric(std::numeric_limits<std::uint64_t>::max()).to_string() == "18446744073709551615");
+    CHECK(numeric(std::numeric_limits<long long>::min()).to_string() == "-9223372036854775808");
+    CHECK(numeric(static_cast<short>(-7)).to_string() == "-7");
+    CHECK(numeric(5LL) == numeric("5"));
+    inet v6;
+    v6.address = boost::asio::ip::make_address("2001:db8::1");
+    CHECK(v6.prefix() == 128);
+    CHECK(v6.to_string() == "2001:db8::1");
+    std::string out;
+    type_traits<inet>::encode(v6, out);
+    REQUIRE(out.size() == 4 + 16);
+    CHECK(static_cast<unsigned char>(out[1]) == 128);
+    inet v4;
+    v4.address = boost::asio::ip::make_address("10.0.0.1");
+    CHECK(v4.prefix() == 32);
+    CHECK(type_traits<inet>::decode(oids::inet, out) == v6);
+}

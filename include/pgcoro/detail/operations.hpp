@@ -130,6 +130,10 @@ struct exec_completion {
             value.emplace(Decode()(std::move(out.result), std::move(out.types)));
         } catch (const pgcoro::error& e) {
             return style.template fail<value_type>(handler, e.code(), e.diagnostics());
+        } catch (const std::exception& e) {  // a user decoder's own exception, or bad_alloc
+            diagnostics d;
+            d.message = e.what();
+            return style.template fail<value_type>(handler, make_error_code(errc::decode_error), std::move(d));
         }
         style.succeed(handler, std::move(*value));
     }

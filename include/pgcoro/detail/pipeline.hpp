@@ -116,6 +116,13 @@ public:
                  state_ == state::broken ? broken_message_ : std::string("the connection is closed"));
             return;
         }
+        if ((op->kind == op_kind::script || (op->kind == op_kind::statement && might_begin_with_copy(op->sql))) &&
+            copies_with_client(op->sql)) {
+            fail(op, make_error_code(errc::invalid_argument),
+                 "COPY FROM STDIN / TO STDOUT needs an operation of its own: copy_in_raw(), copy_out_raw(), "
+                 "copy_in() or copy_out() (as a statement it would leave the connection in COPY mode)");
+            return;
+        }
         if (script_running_ || exclusive_ || !held_.empty() || op->kind == op_kind::script ||
             op->kind == op_kind::exclusive) {
             held_.push_back(std::move(op));

@@ -48,6 +48,65 @@ inline bool rolls_back_to_savepoint(std::string_view sql) {
     return false;
 }
 
+/// A cheap first look (one character): could this statement begin with COPY?
+inline bool might_begin_with_copy(std::string_view sql) noexcept {
+    for (char c : sql) {
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r') continue;
+        return c == 'c' || c == 'C' || c == '-' || c == '/' || c == '(';
+    }
+    return false;
+}
+
+/// True for SQL holding a COPY with the client (`COPY ... FROM STDIN`, `COPY ... TO
+/// STDOUT`): the word COPY, then before the next ';' the word FROM followed by STDIN or TO
+/// followed by STDOUT (case-insensitive, any white space or comments between). Such a
+/// statement needs an operation of its own (copy_in_raw, copy_out_raw, ...): sent as a
+/// plain statement it would leave the connection in COPY mode. A string literal holding
+/// those words can be taken for one; COPY to or from a server file is not.
+inline bool copies_with_client(std::string_view sql) {
+    auto upper = [](char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c; };
+    auto word_char = [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '$';
+    };
+    // The words of the text, upper-cased, one at a time.
+    std::size_t i = 0;
+    keyword_buffer buf;
+    auto next_word = [&](bool& semicolon) -> std::string_view {
+        semicolon = false;
+        while (i < sql.size()) {
+            if (word_char(sql[i])) break;
+            if (sql[i] == ';') semicolon = true;
+            if (sql.substr(i, 2) == "--") {
+                i = sql.find('\n', i);
+                if (i == std::string_view::npos) i = sql.size();
+            } else if (sql.substr(i, 2) == "/*") {
+                i = sql.find("*/", i + 2);
+                i = i == std::string_view::npos ? sql.size() : i + 2;
+            } else {
+                ++i;
+            }
+        }
+        std::size_t n = 0;
+        while (i < sql.size() && word_char(sql[i])) {
+            if (n < buf.size()) buf[n++] = upper(sql[i]);
+            ++i;
+        }
+        return std::string_view(buf.data(), n);
+    };
+    bool in_copy = false, semicolon = false;
+    std::string previous;
+    for (std::string_view w = next_word(semicolon); !w.empty(); w = next_word(semicolon)) {
+        if (semicolon) in_copy = false;
+        if (w == "COPY") {
+            in_copy = true;
+        } else if (in_copy && ((previous == "FROM" && w == "STDIN") || (previous == "TO" && w == "STDOUT"))) {
+            return true;
+        }
+        previous.assign(w);
+    }
+    return false;
+}
+
 /// `name` as a quoted SQL identifier: exactly that name, capitals and quotes included.
 inline std::string quote_identifier(std::string_view name) {
     std::string q = "\"";

@@ -40,7 +40,10 @@ namespace pgcoro {
 /// Sending: the server checks each attribute's type OID, so every field must be sent as
 /// exactly the attribute's type (int4 attribute: std::int32_t), and fields sent with no
 /// type of their own (enums, hstore, nested composites) cannot be: send those as text and
-/// cast. Give the type in SQL: `$1::address`.
+/// cast. Give the type in SQL: `$1::address`. A described struct (read by attribute
+/// name) is not sent: encoding cannot know the attributes' order, and two same-typed
+/// fields in another order would be stored swapped without an error. Send a plain
+/// aggregate whose fields are in the attributes' order.
 template <class T>
 struct composite;
 
@@ -83,9 +86,7 @@ constexpr bool sendable_field() {
 template <class T>
 constexpr bool composite_sendable() {
     if constexpr (described_composite<T>) {
-        return []<template <class...> class L, class... D>(L<D...>) {
-            return (sendable_field<member_type<T, D>>() && ...);
-        }(described_members<T>{});
+        return false;  // read by name, but sent by position: see pgcoro::composite
     } else {
         return []<std::size_t... I>(std::index_sequence<I...>) {
             return (sendable_field<boost::pfr::tuple_element_t<I, T>>() && ...);

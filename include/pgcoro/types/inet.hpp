@@ -15,19 +15,27 @@ namespace pgcoro {
 
 /// An inet or cidr value: an IPv4/IPv6 address and its netmask length. Sent as inet.
 struct inet {
+    /// prefix_length's default: a single host, the address's full length (32 or 128).
+    static constexpr std::uint8_t host = 255;
+
     boost::asio::ip::address address;
-    std::uint8_t prefix_length = 32;  ///< 32 (IPv4) / 128 (IPv6) for a single host
-    bool is_cidr = false;             ///< read from a cidr column
+    std::uint8_t prefix_length = host;  ///< the netmask length; `host`: 32 (IPv4) / 128 (IPv6)
+    bool is_cidr = false;               ///< read from a cidr column
+
+    /// The netmask length in bits, `host` resolved for the address's family.
+    unsigned prefix() const noexcept {
+        return prefix_length == host ? (address.is_v4() ? 32u : 128u) : prefix_length;
+    }
 
     /// "192.168.0.1", "10.0.0.0/8" (prefix shown when not a single host).
     std::string to_string() const {
         std::string s = address.to_string();
         unsigned full = address.is_v4() ? 32 : 128;
-        if (prefix_length != full || is_cidr) s += "/" + std::to_string(prefix_length);
+        if (prefix() != full || is_cidr) s += "/" + std::to_string(prefix());
         return s;
     }
     friend bool operator==(const inet& a, const inet& b) {
-        return a.address == b.address && a.prefix_length == b.prefix_length;
+        return a.address == b.address && a.prefix() == b.prefix();
     }
 };
 
@@ -40,9 +48,9 @@ struct type_traits<inet> {
     static bool accepts(oid_t o) noexcept { return o == oids::inet || o == oids::cidr; }
     static void encode(const inet& v, std::string& out) {
         unsigned full = v.address.is_v4() ? 32 : 128;
-        if (v.prefix_length > full) throw value_error("inet: prefix length above " + std::to_string(full));
+        if (v.prefix() > full) throw value_error("inet: prefix length above " + std::to_string(full));
         out.push_back(v.address.is_v4() ? af_inet : af_inet6);
-        out.push_back(static_cast<char>(v.prefix_length));
+        out.push_back(static_cast<char>(v.prefix()));
         out.push_back(v.is_cidr ? 1 : 0);
         if (v.address.is_v4()) {
             auto b = v.address.to_v4().to_bytes();

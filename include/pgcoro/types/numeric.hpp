@@ -5,12 +5,14 @@
 #include <pgcoro/types/traits.hpp>
 
 #include <charconv>
+#include <concepts>
 #include <cstdio>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace pgcoro {
@@ -25,8 +27,10 @@ public:
     /// From decimal text: [+-]digits[.digits][e[+-]digits], or NaN / Infinity / -Infinity.
     /// Throws value_error on anything else.
     explicit numeric(std::string_view text) : text_(canonical(text)) {}
-    explicit numeric(std::int64_t v) : text_(std::to_string(v)) {}
-    explicit numeric(int v) : numeric(static_cast<std::int64_t>(v)) {}
+    /// Any integer type, exactly (long long and unsigned types included; not bool).
+    template <std::integral I>
+        requires(!std::is_same_v<I, bool>)
+    explicit numeric(I v) : text_(std::to_string(v)) {}
     /// The shortest decimal that reads back as v (NaN and infinities map to theirs).
     explicit numeric(double v) {
         if (std::isnan(v)) text_ = "NaN";
