@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config
+  build-essential cmake pkg-config python3
   libboost1.81-dev libpq-dev libfmt-dev catch2 libssl-dev libcli11-dev openssl pgbouncer
   postgresql postgresql-contrib
   clang libclang-rt-14-dev  # the decoders' libFuzzer targets (scripts/fuzz.sh)

@@ -1,4 +1,5 @@
-// A project outside pgcoro's tree, built against an install prefix.
+// A project outside pgcoro's tree, built against an install prefix (with find_package, and
+// with pkg-config alone: tests/package/run.cmake).
 #include <pgcoro/migrator.hpp>
 #include <pgcoro/pgcoro.hpp>
 
