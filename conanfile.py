@@ -59,8 +59,9 @@ class PgcoroConan(ConanFile):
         if self.options.migrator:
             self.requires("openssl/[>=1.1 <4]")
         if self.options.tools:
-            self.requires("cli11/[>=2.3 <3]")
-            self.requires("fmt/[>=9 <12]")
+            # Built into the tool only: not passed on to consumers.
+            self.requires("cli11/[>=2.3 <3]", visible=False)
+            self.requires("fmt/[>=9 <12]", visible=False)
 
     def package_id(self):
         # The library is headers: one package for every configuration. Only the tool is
@@ -70,6 +71,9 @@ class PgcoroConan(ConanFile):
 
     def validate(self):
         check_min_cppstd(self, 20)
+        if self.settings.os == "Windows":
+            # The engine waits on libpq's socket with POSIX calls (poll, netinet).
+            raise ConanInvalidConfiguration("pgcoro supports POSIX systems, not Windows")
         if self.options.tools and not self.options.migrator:
             raise ConanInvalidConfiguration("pgcoro's tools need the migrator (-o migrator=True)")
 
@@ -107,6 +111,9 @@ class PgcoroConan(ConanFile):
 
     def package_info(self):
         self.cpp_info.set_property("cmake_file_name", "pgcoro")
+        # The root target must not be named like a component: CMakeDeps would make
+        # pgcoro::pgcoro link every component (the migrator, OpenSSL) into every consumer.
+        self.cpp_info.set_property("cmake_target_name", "pgcoro::all")
         self.cpp_info.set_property("pkg_config_name", "pgcoro-all")
         if self.options.migrator:
             # pgcoro_embed_migrations() (CMakeDeps reads build modules from the root only).
@@ -126,6 +133,7 @@ class PgcoroConan(ConanFile):
         if self.settings.os in ("Linux", "FreeBSD"):
             core.system_libs = ["pthread"]
         if self.options.migrator:
-            header_component("migrator", "pgcoro::migrator", "pgcoro-migrator", ["core", "openssl::crypto"])
-        if self.options.tools:
-            self.cpp_info.bindirs = ["bin"]
+            migrator = header_component("migrator", "pgcoro::migrator", "pgcoro-migrator",
+                                        ["core", "openssl::crypto"])
+            if self.options.tools:
+                migrator.bindirs = ["bin"]  # pgcoro-migrate on PATH in Conan's run environments

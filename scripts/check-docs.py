@@ -57,7 +57,9 @@ def blocks_of(path):
         indent, ticks, lang = fence.group(1), fence.group(2), fence.group(3).lower()
         start = i
         j = i + 1
-        while j < len(text) and not text[j].strip().startswith(ticks):
+        # A closing fence: the same character, at least as many, and nothing after it.
+        while j < len(text) and not (text[j].strip().startswith(ticks) and
+                                     text[j].strip() == text[j].strip()[0] * len(text[j].strip())):
             j += 1
         if j == len(text):
             raise SystemExit(f"{path}:{start + 1}: unterminated code fence")
@@ -218,12 +220,15 @@ def main():
     if include_only:
         units.append(("include lines", "".join(program_unit(b) for b in include_only)))
 
-    includes = args.includes or default_includes()
+    # pgcoro's headers, then what the caller found (CTest passes CMake's Boost, libpq and
+    # OpenSSL directories), else libpq's from pg_config.
+    includes = [os.path.join(ROOT, "include")] + (args.includes or default_includes()[1:])
     # -Wno-subobject-linkage: the #line directives make g++ take the fragments' code for a
     # header's, and it then warns that a lambda of theirs has no linkage. -Wno-unused-*: an
     # example may name a value only to show its type.
-    flags = ["-std=c++20", "-fsyntax-only", "-Wall", "-Wextra", "-Werror", "-Wno-subobject-linkage",
-             "-Wno-unused-variable", "-Wno-unused-but-set-variable", "-Wno-unused-parameter",
+    gcc = "clang" not in os.path.basename(args.cxx)
+    flags = ["-std=c++20", "-fsyntax-only", "-Wall", "-Wextra", "-Werror",
+             *(["-Wno-subobject-linkage"] if gcc else []), "-Wno-unused-variable", "-Wno-unused-but-set-variable", "-Wno-unused-parameter",
              "-Wno-unused-function",
              "-I", os.path.join(ROOT, "docs", "check")]
     for d in includes:

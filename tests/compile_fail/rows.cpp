@@ -4,6 +4,7 @@
 #include <pgcoro/types.hpp>
 
 #include <pgcoro/row_mapping.hpp>
+#include <pgcoro/types/composite.hpp>
 
 #include <boost/describe/class.hpp>
 #include <boost/json/value.hpp>
@@ -28,6 +29,13 @@ struct by_name {
     std::string name;
 };
 BOOST_DESCRIBE_STRUCT(by_name, (), (id, name))
+struct described_address {
+    std::string street;
+    std::string city;
+};
+BOOST_DESCRIBE_STRUCT(described_address, (), (street, city))
+template <>
+struct pgcoro::composite<described_address> {};
 
 boost::asio::awaitable<void> use(pgcoro::connection& c) {
 #if CASE == 1
@@ -43,6 +51,9 @@ boost::asio::awaitable<void> use(pgcoro::connection& c) {
 #elif CASE == 6
     std::vector<by_name> in;
     auto rows = co_await c.copy_in("t (name, id)", in);  // COPY is positional: by name is refused
+#elif CASE == 7
+    described_address home;
+    auto rows = co_await c.execute("update people set home = $1::address", home);  // read by name, sent by position
 #else
     auto rows = co_await c.query<std::tuple<int, std::string>>("select 1, 'ok'");  // compiles
 #endif

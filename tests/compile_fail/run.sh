@@ -24,6 +24,7 @@ expect 3 "nor an aggregate struct"
 expect 4 "point into the result, which this function frees"
 expect 5 "point into the result, which this function frees"
 expect 6 "binary COPY maps fields by position"
+expect 7 "is described (BOOST_DESCRIBE_STRUCT) and read by attribute name"
 case=0
 if ! out=$(compile "${flags[@]}"); then echo "the good case does not compile:"; echo "$out" | head; status=1; else echo "case 0 compiles"; fi
 exit $status

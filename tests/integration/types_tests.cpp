@@ -349,5 +349,21 @@ TEST_CASE("a user type's own exceptions become encode_error / decode_error for t
         CHECK(std::string(e.what()).find("from the server") != std::string::npos);
         auto fine = co_await c.query_one<throwing_type>("select $1::int4", throwing_type{7});
         CHECK(fine.v == 7);
+        // The same through binary COPY, naming the row and field.
+        co_await c.execute("create temp table throwing_copy (v int4)");
+        std::vector<throwing_type> rows{{1}, {-1}};
+        e = co_await expect_error(c.copy_in("throwing_copy (v)", rows));
+        CHECK(e.code() == errc::encode_error);
+        CHECK(std::string(e.what()).find("row 1, field 0") != std::string::npos);
+        co_await c.execute("insert into throwing_copy values (2), (-3)");
+        {
+            auto reader = co_await c.copy_out<throwing_type>("throwing_copy (v)");
+            std::vector<throwing_type> got;
+            e = co_await expect_error(reader.read(got));
+            CHECK(e.code() == errc::decode_error);
+            CHECK(std::string(e.what()).find("from the server") != std::string::npos);
+        }
+        auto left = co_await c.query_one<std::int64_t>("select count(*) from throwing_copy");
+        CHECK(left == 2);
     });
 }

@@ -60,7 +60,7 @@ class _Options:
 
 
 class _Settings:
-    os = "Linux"
+    os = "Linux"  # the recipe refuses Windows
     arch = "x86_64"
     build_type = "Release"
 
@@ -118,12 +118,14 @@ class ConanFile:
         self.options = _Options(self.options, self.default_options, given_options)
         self.settings = _Settings()
         self.requirements_seen = []
+        self.requirements_visible = {}
         self.cpp_info = _CppInfo()
         self.cpp_info.components = _CppInfoComponents()
         self.info = _Info(self.options)
 
-    def requires(self, ref):
+    def requires(self, ref, visible=True, **_):
         self.requirements_seen.append(ref)
+        self.requirements_visible[ref.split("/")[0]] = visible
 
     def output_info(self, msg):
         print(f"[recipe] {msg}")
@@ -299,6 +301,28 @@ def main():
         fail("component core must be the target pgcoro::pgcoro")
     if bool(r.options.migrator) != ("migrator" in comps):
         fail("component migrator exists exactly with the migrator")
+    # Conan's rules for components (its check_component_requires and CMakeDeps' targets):
+    # every visible direct requirement is used by a component, every dependency a
+    # component names is a requirement, every internal one a component; the root target
+    # is not named like a component (CMakeDeps would link all components into it).
+    used = set()
+    for name, c in comps.items():
+        for req in c.requires:
+            if "::" in req:
+                dep = req.split("::")[0]
+                if dep not in r.requirements_visible:
+                    fail(f"component {name} requires {req}, which is no requirement")
+                used.add(dep)
+            elif req not in comps:
+                fail(f"component {name} requires unknown component {req}")
+    unused = [d for d, visible in r.requirements_visible.items() if visible and d not in used]
+    if unused:
+        fail(f"visible requirements no component uses (Conan refuses this): {unused}")
+    root_target = r.cpp_info.properties.get("cmake_target_name", "pgcoro::pgcoro")
+    if root_target in [c.properties.get("cmake_target_name") for c in comps.values()]:
+        fail(f"the root target {root_target} is also a component's")
+    if r.options.tools and not any("bin" in c.bindirs for c in comps.values()):
+        fail("with tools, a component must have bin in its bindirs (Conan aggregates components only)")
     if r.options.migrator:
         modules = r.cpp_info.properties.get("cmake_build_modules", [])
         if not modules or not all(os.path.exists(os.path.join(pkg, m)) for m in modules):

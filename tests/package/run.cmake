@@ -48,8 +48,11 @@ function(finds prefix req expect)
   get_filename_component(pname ${prefix} NAME)
   string(MAKE_C_IDENTIFIER "${pname}-${req}${ARGN}" id)
   execute_process(COMMAND ${CMAKE_COMMAND} -S ${HERE}/version_check -B ${WORK_DIR}/find-${id}
-                  -DCMAKE_PREFIX_PATH=${prefix} "-DREQ=${req}" "-DARGS=${ARGN}"
+                  -DPGCORO_PREFIX=${prefix} "-DREQ=${req}" "-DARGS=${ARGN}"
                   RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)  # "not found" is a clean configure; anything else is a broken package
+    message(FATAL_ERROR "find_package(pgcoro ${req} ${ARGN}) failed to configure:\n${out}${err}")
+  endif()
   if(out MATCHES "pgcoro-found")
     set(found YES)
   else()
@@ -142,8 +145,11 @@ if(MODE STREQUAL "cmake")
               -o ${WORK_DIR}/pkgconfig_consumer ${pcflags})
   run_consumer(${WORK_DIR}/pkgconfig_consumer)
 elseif(MODE STREQUAL "vcpkg")
+  # The core alone (no default features), then every feature.
+  run_checked(${CMAKE_COMMAND} -DPORT_DIR=${SOURCE_DIR}/packaging/vcpkg/ports/pgcoro -DWORK_DIR=${WORK_DIR}/vcpkg-core
+      -DFEATURES= -P ${HERE}/vcpkg_emulation.cmake)
   run_checked(${CMAKE_COMMAND} -DPORT_DIR=${SOURCE_DIR}/packaging/vcpkg/ports/pgcoro -DWORK_DIR=${WORK_DIR}/vcpkg
-      "-DFEATURES=migrator\\;tools" -P ${HERE}/vcpkg_emulation.cmake)
+      "-DFEATURES=migrator\\;tools\\;json" -P ${HERE}/vcpkg_emulation.cmake)
   set(pkg ${WORK_DIR}/vcpkg/packages/pgcoro_x64-linux)
   run_checked(${pkg}/tools/pgcoro/pgcoro-migrate --help)
   # The package as vcpkg's CMake toolchain would present it: a prefix with share/pgcoro.

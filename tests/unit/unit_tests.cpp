@@ -558,3 +558,38 @@ TEST_CASE("numeric from any integer type, exactly; inet's default prefix is a si
     CHECK(v4.prefix() == 32);
     CHECK(type_traits<inet>::decode(oids::inet, out) == v6);
 }
+
+namespace {
+const std::vector<std::pair<bool, std::string>> client_copy_cases = {
+    {true, "COPY t FROM STDIN"},
+    {true, "copy t (a, b) from stdin with (format csv)"},
+    {true, "  -- c\n copy (select 1) to\n/* x /* nested */ */ stdout"},
+    {true, "create table x(); copy x from stdin;"},
+    {true, "COPY t TO STDIN"},    // the server takes either word in either direction
+    {true, "COPY t FROM STDOUT"},
+    {true, "COPY (SELECT a||';'||b FROM t) TO STDOUT"},
+    {true, "INSERT INTO t VALUES ('--'); COPY t FROM STDIN"},
+    {true, "select $$;$$; copy t from stdin"},
+    {true, "COPY \"my table\" FROM STDIN"},
+    {false, "copy t from '/tmp/x'"},
+    {false, "copy t to '/tmp/stdout'"},
+    {false, "select 'copy' ; select 1 from stdin"},
+    {false, "select copy_from_stdin()"},
+    {false, ""},
+    {false, "COMMENT ON TABLE t IS 'loaded by COPY t FROM STDIN'"},
+    {false, "COPY (SELECT * FROM stdin) TO '/f'"},  // a table called stdin
+    {false, "copy t from 'stdin'"},
+    {false, "select 1 /* unterminated"},
+    {false, "select 'unterminated"},
+    {false, "select $tag$ unterminated"},
+    {false, "copy_t from stdin"},
+    {false, "select E'\\'; copy t from stdin'"},
+};
+}  // namespace
+
+TEST_CASE("COPY with the client is recognised past quotes, comments and parentheses", "[pipeline]") {
+    for (const auto& [want, sql] : client_copy_cases) {
+        INFO(sql);
+        CHECK(pgcoro::detail::copies_with_client(sql) == want);
+    }
+}

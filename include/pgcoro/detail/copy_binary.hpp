@@ -92,7 +92,10 @@ void append_copy_field(std::string& out, const F& v, std::uint64_t row, int col)
         write_be<std::int32_t>(out, 0);  // the length, written below
         try {
             type_traits<F>::encode(v, out);
-        } catch (const value_error& e) {
+        } catch (const pgcoro::error&) {
+            out.resize(at);
+            throw;
+        } catch (const std::exception& e) {  // value_error, or a user encoder's own exception
             out.resize(at);
             throw pgcoro::error(make_error_code(errc::encode_error), "row " + std::to_string(row) + ", field " +
                                                                          std::to_string(col) + " (" +
@@ -192,7 +195,9 @@ private:
         std::string_view bytes = take(static_cast<std::size_t>(len));
         try {
             out = decode_value<V>(types_.oid[static_cast<std::size_t>(col)], bytes);
-        } catch (const value_error& e) {
+        } catch (const pgcoro::error&) {
+            throw;
+        } catch (const std::exception& e) {  // value_error, or a user decoder's own exception
             throw pgcoro::error(make_error_code(errc::decode_error), "row " + std::to_string(row_) + ", field " +
                                                                          std::to_string(col) + " (" + cpp_type_name<F>() +
                                                                          "): " + e.what());

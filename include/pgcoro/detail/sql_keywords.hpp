@@ -57,52 +57,83 @@ inline bool might_begin_with_copy(std::string_view sql) noexcept {
     return false;
 }
 
-/// True for SQL holding a COPY with the client (`COPY ... FROM STDIN`, `COPY ... TO
-/// STDOUT`): the word COPY, then before the next ';' the word FROM followed by STDIN or TO
-/// followed by STDOUT (case-insensitive, any white space or comments between). Such a
-/// statement needs an operation of its own (copy_in_raw, copy_out_raw, ...): sent as a
-/// plain statement it would leave the connection in COPY mode. A string literal holding
-/// those words can be taken for one; COPY to or from a server file is not.
+/// True for SQL holding a COPY with the client: a statement whose first word is COPY and
+/// that names STDIN or STDOUT after FROM or TO, outside parentheses (the server accepts
+/// either word in either direction). Quotes ('...', E'...', "..."), dollar quotes and
+/// comments (nested /* */ included) are skipped, so a ';' or the words inside them count
+/// for nothing. Such a statement needs an operation of its own (copy_in_raw,
+/// copy_out_raw, ...): sent as a plain statement it would leave the connection in COPY
+/// mode. COPY to or from a server file is an ordinary statement.
 inline bool copies_with_client(std::string_view sql) {
-    auto upper = [](char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c; };
-    auto word_char = [](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '$';
+    auto ident = [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+               static_cast<unsigned char>(c) >= 0x80;
     };
-    // The words of the text, upper-cased, one at a time.
-    std::size_t i = 0;
-    keyword_buffer buf;
-    auto next_word = [&](bool& semicolon) -> std::string_view {
-        semicolon = false;
-        while (i < sql.size()) {
-            if (word_char(sql[i])) break;
-            if (sql[i] == ';') semicolon = true;
-            if (sql.substr(i, 2) == "--") {
-                i = sql.find('\n', i);
-                if (i == std::string_view::npos) i = sql.size();
-            } else if (sql.substr(i, 2) == "/*") {
-                i = sql.find("*/", i + 2);
-                i = i == std::string_view::npos ? sql.size() : i + 2;
+    auto is = [](std::string_view w, std::string_view upper_word) {
+        if (w.size() != upper_word.size()) return false;
+        for (std::size_t k = 0; k < w.size(); ++k) {
+            char c = w[k] >= 'a' && w[k] <= 'z' ? static_cast<char>(w[k] - 'a' + 'A') : w[k];
+            if (c != upper_word[k]) return false;
+        }
+        return true;
+    };
+    // Per statement: its word count, whether it is a COPY, the paren depth, and whether the
+    // previous word (at depth 0) was FROM or TO.
+    std::size_t words = 0, i = 0, n = sql.size();
+    bool copy = false, after_direction = false;
+    int depth = 0;
+    while (i < n) {
+        char c = sql[i];
+        if (c == ';') {
+            words = 0, copy = false, after_direction = false, depth = 0;
+            ++i;
+        } else if (c == '-' && i + 1 < n && sql[i + 1] == '-') {
+            i = sql.find('\n', i);
+            if (i == std::string_view::npos) i = n;
+        } else if (c == '/' && i + 1 < n && sql[i + 1] == '*') {
+            int nest = 0;
+            while (i < n) {
+                if (sql.substr(i, 2) == "/*") ++nest, i += 2;
+                else if (sql.substr(i, 2) == "*/") { i += 2; if (--nest == 0) break; }
+                else ++i;
+            }
+        } else if (c == '\'' || c == '"') {
+            bool escapes = c == '\'' && i > 0 && (sql[i - 1] == 'E' || sql[i - 1] == 'e') && (i < 2 || !ident(sql[i - 2]));
+            std::size_t k = i + 1;
+            while (k < n) {
+                if (escapes && sql[k] == '\\') k += 2;
+                else if (sql[k] == c && k + 1 < n && sql[k + 1] == c) k += 2;  // a doubled quote
+                else if (sql[k] == c) break;
+                else ++k;
+            }
+            i = k < n ? k + 1 : n;
+            after_direction = false;
+        } else if (c == '$' && (i == 0 || !ident(sql[i - 1]))) {  // $tag$ ... $tag$, not $1
+            std::size_t k = i + 1;
+            while (k < n && ident(sql[k]) && !(k == i + 1 && sql[k] >= '0' && sql[k] <= '9')) ++k;
+            if (k < n && sql[k] == '$') {
+                std::size_t e = sql.find(sql.substr(i, k - i + 1), k + 1);
+                i = e == std::string_view::npos ? n : e + (k - i + 1);
             } else {
                 ++i;
             }
-        }
-        std::size_t n = 0;
-        while (i < sql.size() && word_char(sql[i])) {
-            if (n < buf.size()) buf[n++] = upper(sql[i]);
+            after_direction = false;
+        } else if (ident(c)) {
+            std::size_t k = i;
+            while (k < n && (ident(sql[k]) || sql[k] == '$')) ++k;
+            std::string_view w = sql.substr(i, k - i);
+            if (words++ == 0) copy = is(w, "COPY");
+            if (copy && depth == 0) {
+                if (after_direction && (is(w, "STDIN") || is(w, "STDOUT"))) return true;
+                after_direction = is(w, "FROM") || is(w, "TO");
+            }
+            i = k;
+        } else {
+            if (c == '(') ++depth;
+            if (c == ')' && depth > 0) --depth;
+            if (c != ' ' && c != '\t' && c != '\n' && c != '\r') after_direction = false;
             ++i;
         }
-        return std::string_view(buf.data(), n);
-    };
-    bool in_copy = false, semicolon = false;
-    std::string previous;
-    for (std::string_view w = next_word(semicolon); !w.empty(); w = next_word(semicolon)) {
-        if (semicolon) in_copy = false;
-        if (w == "COPY") {
-            in_copy = true;
-        } else if (in_copy && ((previous == "FROM" && w == "STDIN") || (previous == "TO" && w == "STDOUT"))) {
-            return true;
-        }
-        previous.assign(w);
     }
     return false;
 }

@@ -143,6 +143,16 @@ struct type_traits<T, std::enable_if_t<detail::composite_struct<T>>> {
         return t.field_count() == static_cast<std::size_t>(detail::composite_width<T>());
     }
 
+    /// A described struct: one clear compile error when it is used as a parameter.
+    static void encode(const T&, std::string&)
+        requires(detail::described_composite<T>)
+    {
+        static_assert(detail::always_false<T>,
+                      "pgcoro: this composite is described (BOOST_DESCRIBE_STRUCT) and read by attribute name, "
+                      "but a parameter is sent by position: same-typed fields in another order would be stored "
+                      "swapped. Send a plain aggregate whose fields are in the attributes' order");
+    }
+
     /// Only when every field has a type of its own (see pgcoro::composite).
     static void encode(const T& v, std::string& out)
         requires(detail::composite_sendable<T>())

@@ -27,10 +27,14 @@ public:
     /// From decimal text: [+-]digits[.digits][e[+-]digits], or NaN / Infinity / -Infinity.
     /// Throws value_error on anything else.
     explicit numeric(std::string_view text) : text_(canonical(text)) {}
-    /// Any integer type, exactly (long long and unsigned types included; not bool).
+    /// Any integer type, exactly (long long and unsigned types included). Not bool, nor
+    /// the character types: `numeric('7')` would be 55.
     template <std::integral I>
-        requires(!std::is_same_v<I, bool>)
+        requires(!std::is_same_v<I, bool> && !std::is_same_v<I, char> && !std::is_same_v<I, wchar_t> &&
+                 !std::is_same_v<I, char8_t> && !std::is_same_v<I, char16_t> && !std::is_same_v<I, char32_t>)
     explicit numeric(I v) : text_(std::to_string(v)) {}
+    template <std::same_as<bool> B>
+    numeric(B) = delete;  // would convert to double
     /// The shortest decimal that reads back as v (NaN and infinities map to theirs).
     explicit numeric(double v) {
         if (std::isnan(v)) text_ = "NaN";

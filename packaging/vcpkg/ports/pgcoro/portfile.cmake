@@ -1,5 +1,7 @@
 # The vcpkg port of pgcoro, as an overlay port that builds this checkout:
 #   vcpkg install pgcoro --overlay-ports=<pgcoro>/packaging/vcpkg/ports
+# vcpkg's binary cache keys on the port's files, not on this checkout: after changing the
+# sources, install with --no-binarycaching (or bump "port-version") to rebuild.
 # For the vcpkg registry, the next line becomes
 #   vcpkg_from_github(OUT_SOURCE_PATH SOURCE_PATH REPO <owner>/pgcoro REF "v${VERSION}"
 #                     SHA512 <the release archive's SHA-512> HEAD_REF main)
