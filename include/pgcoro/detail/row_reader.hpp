@@ -10,7 +10,6 @@
 
 #include <boost/config.hpp>
 #include <boost/describe/members.hpp>
-#include <boost/mp11/algorithm.hpp>
 #include <boost/pfr.hpp>
 #include <libpq-fe.h>
 
@@ -57,6 +56,28 @@ using member_type = std::remove_cvref_t<decltype(std::declval<T&>().*D::pointer)
 template <class...>
 constexpr bool always_false = false;
 
+/// The field types of a row or composite as one std::tuple type: a tuple's own, a
+/// described struct's public members (Boost.Describe) when Described, else an aggregate's
+/// fields by position (Boost.PFR). Walk them with a lambda taking `std::tuple<F...>*`.
+template <class T, bool Described>
+constexpr auto field_types_of() {
+    if constexpr (is_tuple<T>::value) {
+        return std::type_identity<T>{};
+    } else if constexpr (Described) {
+        return []<template <class...> class L, class... D>(L<D...>) {
+            return std::type_identity<std::tuple<member_type<T, D>...>>{};
+        }(described_members<T>{});
+    } else {
+        return []<std::size_t... I>(std::index_sequence<I...>) {
+            return std::type_identity<std::tuple<boost::pfr::tuple_element_t<I, T>...>>{};
+        }(std::make_index_sequence<boost::pfr::tuple_size_v<T>>{});
+    }
+}
+template <class T, bool Described = is_described_row<T>>
+using field_types = typename decltype(field_types_of<T, Described>())::type;
+template <class T, bool Described = is_described_row<T>>
+inline constexpr field_types<T, Described>* fields_of = nullptr;
+
 /// One field's check, at compile time: the error names Row and Field in its
 /// "required from" lines.
 template <class Row, class Field>
@@ -81,19 +102,10 @@ constexpr bool check_row_shape() {
         return true;
     } else if constexpr (std::is_same_v<value_type_of<T>, boost::json::value>) {
         return check_field_type<T, T>();
-    } else if constexpr (is_tuple<T>::value) {
-        return []<std::size_t... I>(std::index_sequence<I...>) {
-            return (check_field_type<T, std::tuple_element_t<I, T>>() && ...);
-        }(std::make_index_sequence<std::tuple_size_v<T>>{});
-    } else if constexpr (is_described_row<T>) {
-        static_assert(std::is_default_constructible_v<T>, "pgcoro: a described row type must be default-constructible");
-        return []<template <class...> class L, class... D>(L<D...>) {
-            return (check_field_type<T, member_type<T, D>>() && ...);
-        }(described_members<T>{});
-    } else if constexpr (is_struct_row<T>) {
-        return []<std::size_t... I>(std::index_sequence<I...>) {
-            return (check_field_type<T, boost::pfr::tuple_element_t<I, T>>() && ...);
-        }(std::make_index_sequence<boost::pfr::tuple_size_v<T>>{});
+    } else if constexpr (is_tuple<T>::value || is_described_row<T> || is_struct_row<T>) {
+        static_assert(!is_described_row<T> || std::is_default_constructible_v<T>,
+                      "pgcoro: a described row type must be default-constructible");
+        return []<class... F>(std::tuple<F...>*) { return (check_field_type<T, F>() && ...); }(fields_of<T>);
     } else {
         static_assert(always_false<T>,
                       "pgcoro: this row type (named just below) is neither a type with pgcoro::type_traits "
@@ -108,28 +120,14 @@ template <class T>
 inline constexpr bool row_type_ok = check_row_shape<T>();
 
 /// Whether reading T keeps views into the result (std::string_view, std::span fields).
-template <class F>
-constexpr bool field_borrows() {
-    return type_borrows<F>();
-}
 template <class T>
 constexpr bool row_borrows() {
     if constexpr (!row_type_ok<T>) {
         return false;
     } else if constexpr (is_scalar_row<T>) {
-        return field_borrows<T>();
-    } else if constexpr (is_tuple<T>::value) {
-        return []<std::size_t... I>(std::index_sequence<I...>) {
-            return (field_borrows<std::tuple_element_t<I, T>>() || ...);
-        }(std::make_index_sequence<std::tuple_size_v<T>>{});
-    } else if constexpr (is_described_row<T>) {
-        return []<template <class...> class L, class... D>(L<D...>) {
-            return (field_borrows<member_type<T, D>>() || ...);
-        }(described_members<T>{});
+        return type_borrows<T>();
     } else {
-        return []<std::size_t... I>(std::index_sequence<I...>) {
-            return (field_borrows<boost::pfr::tuple_element_t<I, T>>() || ...);
-        }(std::make_index_sequence<boost::pfr::tuple_size_v<T>>{});
+        return []<class... F>(std::tuple<F...>*) { return (type_borrows<F>() || ...); }(fields_of<T>);
     }
 }
 
@@ -145,9 +143,8 @@ constexpr bool owned_row_type() {
 template <class T>
 constexpr int row_width() {
     if constexpr (is_scalar_row<T>) return 1;
-    else if constexpr (is_tuple<T>::value) return static_cast<int>(std::tuple_size_v<T>);
-    else if constexpr (is_described_row<T>) return static_cast<int>(boost::mp11::mp_size<described_members<T>>::value);
-    else if constexpr (is_struct_row<T>) return static_cast<int>(boost::pfr::tuple_size_v<T>);
+    else if constexpr (is_tuple<T>::value || is_described_row<T> || is_struct_row<T>)
+        return static_cast<int>(std::tuple_size_v<field_types<T>>);
     else return 0;
 }
 
@@ -156,19 +153,32 @@ template <class T, class F>
 void for_each_field_type(F&& f) {
     if constexpr (is_scalar_row<T>) {
         f.template operator()<T>(0);
-    } else if constexpr (is_tuple<T>::value) {
+    } else if constexpr (is_tuple<T>::value || is_described_row<T> || is_struct_row<T>) {
+        [&]<class... Fs>(std::tuple<Fs...>*) {
+            int i = 0;
+            (f.template operator()<Fs>(i++), ...);
+        }(fields_of<T>);
+    }
+}
+
+/// Calls `f(member, index)` for each member of a tuple or struct object, as field_types
+/// lists them (described members when Described, else by position).
+template <bool Described, class T, class F>
+void for_each_member(T& row, F&& f) {
+    using R = std::remove_const_t<T>;
+    if constexpr (is_tuple<R>::value) {
         [&]<std::size_t... I>(std::index_sequence<I...>) {
-            (f.template operator()<std::tuple_element_t<I, T>>(static_cast<int>(I)), ...);
-        }(std::make_index_sequence<std::tuple_size_v<T>>{});
-    } else if constexpr (is_described_row<T>) {
+            (f(std::get<I>(row), static_cast<int>(I)), ...);
+        }(std::make_index_sequence<std::tuple_size_v<R>>{});
+    } else if constexpr (Described) {
         [&]<template <class...> class L, class... D>(L<D...>) {
             int i = 0;
-            (f.template operator()<member_type<T, D>>(i++), ...);
-        }(described_members<T>{});
-    } else if constexpr (is_struct_row<T>) {
+            (f(row.*D::pointer, i++), ...);
+        }(described_members<R>{});
+    } else {
         [&]<std::size_t... I>(std::index_sequence<I...>) {
-            (f.template operator()<boost::pfr::tuple_element_t<I, T>>(static_cast<int>(I)), ...);
-        }(std::make_index_sequence<boost::pfr::tuple_size_v<T>>{});
+            (f(boost::pfr::get<I>(row), static_cast<int>(I)), ...);
+        }(std::make_index_sequence<boost::pfr::tuple_size_v<R>>{});
     }
 }
 
@@ -178,19 +188,8 @@ void for_each_field(T& row, F&& f) {
     using R = std::remove_const_t<T>;
     if constexpr (is_scalar_row<R>) {
         f(row, 0);
-    } else if constexpr (is_tuple<R>::value) {
-        [&]<std::size_t... I>(std::index_sequence<I...>) {
-            (f(std::get<I>(row), static_cast<int>(I)), ...);
-        }(std::make_index_sequence<std::tuple_size_v<R>>{});
-    } else if constexpr (is_described_row<R>) {
-        [&]<template <class...> class L, class... D>(L<D...>) {
-            int i = 0;
-            (f(row.*D::pointer, i++), ...);
-        }(described_members<R>{});
-    } else if constexpr (is_struct_row<R>) {
-        [&]<std::size_t... I>(std::index_sequence<I...>) {
-            (f(boost::pfr::get<I>(row), static_cast<int>(I)), ...);
-        }(std::make_index_sequence<boost::pfr::tuple_size_v<R>>{});
+    } else if constexpr (is_tuple<R>::value || is_described_row<R> || is_struct_row<R>) {
+        for_each_member<is_described_row<R>>(row, f);
     }
 }
 

@@ -7,7 +7,6 @@
 #include <pgcoro/types/traits.hpp>
 
 #include <boost/describe/members.hpp>
-#include <boost/mp11/algorithm.hpp>
 #include <boost/pfr.hpp>
 
 #include <cstdint>
@@ -59,20 +58,12 @@ constexpr bool described_composite = boost::describe::has_describe_members<T>::v
 
 template <class T>
 constexpr int composite_width() {
-    if constexpr (described_composite<T>) return static_cast<int>(boost::mp11::mp_size<described_members<T>>::value);
-    else return static_cast<int>(boost::pfr::tuple_size_v<T>);
+    return static_cast<int>(std::tuple_size_v<field_types<T, described_composite<T>>>);
 }
 
 template <class T, class F>
 void for_each_composite_field(T& v, F&& f) {
-    using R = std::remove_const_t<T>;
-    if constexpr (described_composite<R>) {
-        [&]<template <class...> class L, class... D>(L<D...>) { (f(v.*D::pointer), ...); }(described_members<R>{});
-    } else {
-        [&]<std::size_t... I>(std::index_sequence<I...>) {
-            (f(boost::pfr::get<I>(v)), ...);
-        }(std::make_index_sequence<boost::pfr::tuple_size_v<R>>{});
-    }
+    for_each_member<described_composite<std::remove_const_t<T>>>(v, [&](auto& field, int) { f(field); });
 }
 
 template <class F>
@@ -88,23 +79,15 @@ constexpr bool composite_sendable() {
     if constexpr (described_composite<T>) {
         return false;  // read by name, but sent by position: see pgcoro::composite
     } else {
-        return []<std::size_t... I>(std::index_sequence<I...>) {
-            return (sendable_field<boost::pfr::tuple_element_t<I, T>>() && ...);
-        }(std::make_index_sequence<boost::pfr::tuple_size_v<T>>{});
+        return []<class... F>(std::tuple<F...>*) { return (sendable_field<F>() && ...); }(fields_of<T, false>);
     }
 }
 
 template <class T>
 constexpr bool composite_borrows() {
-    if constexpr (described_composite<T>) {
-        return []<template <class...> class L, class... D>(L<D...>) {
-            return (type_borrows<member_type<T, D>>() || ...);
-        }(described_members<T>{});
-    } else {
-        return []<std::size_t... I>(std::index_sequence<I...>) {
-            return (type_borrows<boost::pfr::tuple_element_t<I, T>>() || ...);
-        }(std::make_index_sequence<boost::pfr::tuple_size_v<T>>{});
-    }
+    return []<class... F>(std::tuple<F...>*) {
+        return (type_borrows<F>() || ...);
+    }(fields_of<T, described_composite<T>>);
 }
 
 template <class T>
