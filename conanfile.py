@@ -115,10 +115,12 @@ class PgcoroConan(ConanFile):
         # pgcoro::pgcoro link every component (the migrator, OpenSSL) into every consumer.
         self.cpp_info.set_property("cmake_target_name", "pgcoro::all")
         self.cpp_info.set_property("pkg_config_name", "pgcoro-all")
+        # pgcoro_typed_queries() and, with the migrator, pgcoro_embed_migrations()
+        # (CMakeDeps reads build modules from the root only).
+        modules = [os.path.join("share", "cmake", "pgcoro", "pgcoroTypedQueries.cmake")]
         if self.options.migrator:
-            # pgcoro_embed_migrations() (CMakeDeps reads build modules from the root only).
-            self.cpp_info.set_property("cmake_build_modules",
-                                       [os.path.join("share", "cmake", "pgcoro", "pgcoroEmbedMigrations.cmake")])
+            modules.append(os.path.join("share", "cmake", "pgcoro", "pgcoroEmbedMigrations.cmake"))
+        self.cpp_info.set_property("cmake_build_modules", modules)
 
         def header_component(name, target, pc_name, requires):
             c = self.cpp_info.components[name]

@@ -283,19 +283,19 @@ def main():
     files = []
     for d, _, names in os.walk(pkg):
         files += [os.path.relpath(os.path.join(d, n), pkg) for n in names]
-    allowed = re.compile(r"^(include/pgcoro/.*\.hpp|licenses/LICENSE|bin/pgcoro-migrate|"
-                         r"share/cmake/pgcoro/(pgcoroEmbedMigrations|pgcoro_embed_script)\.cmake)$")
+    allowed = re.compile(r"^(include/pgcoro/.*\.hpp|licenses/LICENSE|bin/pgcoro-(migrate|queries)|"
+                         r"share/cmake/pgcoro/(pgcoroEmbedMigrations|pgcoro_embed_script|pgcoroTypedQueries)\.cmake)$")
     for f in files:
         if not allowed.match(f):
             fail(f"unexpected file in the package: {f}")
     for f in ("include/pgcoro/pgcoro.hpp", "licenses/LICENSE"):
         if f not in files:
             fail(f"missing from the package: {f}")
-    if ("bin/pgcoro-migrate" in files) != bool(r.options.tools):
-        fail("bin/pgcoro-migrate must be packaged exactly with tools=True")
-    if r.options.tools:
-        subprocess.run([os.path.join(pkg, "bin", "pgcoro-migrate"), "--help"], check=True,
-                       stdout=subprocess.DEVNULL)
+    for tool in ("pgcoro-migrate", "pgcoro-queries"):
+        if ("bin/" + tool in files) != bool(r.options.tools):
+            fail(f"bin/{tool} must be packaged exactly with tools=True")
+        if r.options.tools:
+            subprocess.run([os.path.join(pkg, "bin", tool), "--help"], check=True, stdout=subprocess.DEVNULL)
     comps = r.cpp_info.components
     if comps["core"].properties.get("cmake_target_name") != "pgcoro::pgcoro":
         fail("component core must be the target pgcoro::pgcoro")
@@ -323,10 +323,13 @@ def main():
         fail(f"the root target {root_target} is also a component's")
     if r.options.tools and not any("bin" in c.bindirs for c in comps.values()):
         fail("with tools, a component must have bin in its bindirs (Conan aggregates components only)")
-    if r.options.migrator:
-        modules = r.cpp_info.properties.get("cmake_build_modules", [])
-        if not modules or not all(os.path.exists(os.path.join(pkg, m)) for m in modules):
-            fail(f"cmake_build_modules must name packaged files: {modules}")
+    modules = r.cpp_info.properties.get("cmake_build_modules", [])
+    if not modules or not all(os.path.exists(os.path.join(pkg, m)) for m in modules):
+        fail(f"cmake_build_modules must name packaged files: {modules}")
+    names = sorted(os.path.basename(m) for m in modules)
+    wanted = sorted(["pgcoroTypedQueries.cmake"] + (["pgcoroEmbedMigrations.cmake"] if r.options.migrator else []))
+    if names != wanted:
+        fail(f"cmake_build_modules {names}, expected {wanted}")
     print(f"conan emulation: pgcoro/{r.version} options {r.options._values} packaged in {pkg}: "
           f"{len(files)} files, requires {r.requirements_seen}")
 

@@ -125,7 +125,7 @@ include(${PORT_DIR}/portfile.cmake)
 # vcpkg's post-build checks that apply to this port.
 file(GLOB_RECURSE installed RELATIVE ${CURRENT_PACKAGES_DIR} ${CURRENT_PACKAGES_DIR}/*)
 foreach(f IN LISTS installed)
-  if(NOT f MATCHES "^(include/pgcoro/.*\\.hpp|share/pgcoro/[A-Za-z_]+(\\.cmake)?|share/pgcoro/(copyright|usage)|share/pkgconfig/pgcoro(-migrator)?\\.pc|tools/pgcoro/pgcoro-migrate)$")
+  if(NOT f MATCHES "^(include/pgcoro/.*\\.hpp|share/pgcoro/[A-Za-z_]+(\\.cmake)?|share/pgcoro/(copyright|usage)|share/pkgconfig/pgcoro(-migrator)?\\.pc|tools/pgcoro/pgcoro-(migrate|queries))$")
     message(FATAL_ERROR "unexpected file in the package: ${f}")
   endif()
 endforeach()

@@ -30,7 +30,7 @@ vcpkg_cmake_config_fixup()
 vcpkg_fixup_pkgconfig()
 
 if("tools" IN_LIST FEATURES)
-    vcpkg_copy_tools(TOOL_NAMES pgcoro-migrate AUTO_CLEAN)
+    vcpkg_copy_tools(TOOL_NAMES pgcoro-migrate pgcoro-queries AUTO_CLEAN)
 endif()
 
 # The licence is installed as share/pgcoro/copyright below; the changelog stays in the repo.
