@@ -69,6 +69,7 @@ function(pgcoro_typed_queries target)
                           "or set PGCORO_QUERIES_EXECUTABLE)")
     endif()
     set(tool "${PGCORO_QUERIES_EXECUTABLE}")
+    set(tool_dep "${PGCORO_QUERIES_EXECUTABLE}")  # a new tool regenerates the header
   endif()
 
   file(GLOB_RECURSE query_files CONFIGURE_DEPENDS "${queries}/*.sql")
@@ -87,10 +88,9 @@ function(pgcoro_typed_queries target)
   if(arg_OFFLINE OR PGCORO_QUERIES_OFFLINE)
     list(APPEND gen_args --offline)
   endif()
-  set(desc_dep)
-  if(EXISTS "${descriptions}")
-    set(desc_dep "${descriptions}")
-  endif()
+  # The descriptions file is an input once it exists (a pull that changes it regenerates
+  # the header); the glob re-runs CMake when it appears after the first build wrote it.
+  file(GLOB desc_dep CONFIGURE_DEPENDS "${descriptions}")
   # The header is rewritten only when it changes (restat), the stamp always.
   add_custom_command(OUTPUT "${stamp}" "${header}"
     COMMAND "${tool}" generate ${gen_args}

@@ -308,7 +308,10 @@ int main(int argc, char** argv) {
     std::string command = app.get_subcommands().front()->get_name();
     try {
         if (command == "generate") return cmd_generate(s, false);
-        if (command == "prepare") return cmd_generate(s, true);
+        if (command == "prepare") {
+            s.offline = false;  // prepare always describes: that is what it is for
+            return cmd_generate(s, true);
+        }
         return cmd_check(s);
     } catch (const coded_error& e) {
         std::fprintf(stderr, "%s\n", e.what());

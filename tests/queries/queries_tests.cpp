@@ -38,12 +38,29 @@ static_assert(same<decltype(q::users_right_join_row::slug), opt_string>);
 static_assert(same<decltype(q::users_right_join_row::email), std::string>);
 // A LEFT JOIN whose NULLs the WHERE clause rejects is an inner join.
 static_assert(same<decltype(q::left_join_made_inner_row::email), std::string>);
+// FULL JOIN: both sides.
+static_assert(same<decltype(q::full_join_row::slug), opt_string>);
+static_assert(same<decltype(q::full_join_row::email), opt_string>);
+// A pulled-up LEFT JOIN LATERAL subquery's column is NULL where the join found nothing.
+static_assert(same<decltype(q::lateral_left_row::slug), std::string>);
+static_assert(same<decltype(q::lateral_left_row::tid), std::optional<boost::uuids::uuid>>);
+// A flattened subquery reads the table; a kept CTE and a UNION are unsure.
+static_assert(same<decltype(q::flattened_subquery(std::declval<pgcoro::connection&>())),
+                   asio::awaitable<std::vector<std::string>>>);
+static_assert(same<decltype(q::through_cte(std::declval<pgcoro::connection&>())),
+                   asio::awaitable<std::vector<opt_string>>>);
+static_assert(same<decltype(q::union_all(std::declval<pgcoro::connection&>())),
+                   asio::awaitable<std::vector<opt_string>>>);
 // Expressions may be NULL; `!` and `?` override (the mark is not in the field name).
 static_assert(same<decltype(q::tenant_count_row::total), std::int64_t>);
 static_assert(same<decltype(q::tenant_count_row::latest), std::optional<pgcoro::timestamptz>>);
 static_assert(same<decltype(q::user_emails_row::emails), std::optional<std::vector<std::string>>>);
 static_assert(same<decltype(q::user_emails_row::first), opt_string>);
+static_assert(same<decltype(q::users_by_emails_row::email), std::string>);
+static_assert(same<decltype(q::users_by_emails_row::maybe_email), opt_string>);
 static_assert(same<decltype(q::users_by_emails_row::len), std::int32_t>);
+// ROLLUP: a grouped NOT NULL column is NULL in the summary row.
+static_assert(same<decltype(q::tenant_rollup_row::slug), opt_string>);
 // Enums read as their labels; jsonb as text.
 static_assert(same<decltype(q::log_add_row::action_type), std::string>);
 static_assert(same<decltype(q::log_add_row::request), opt_string>);
@@ -117,6 +134,23 @@ TEST_CASE("generated queries run on every handle with every completion style", "
             auto none = co_await q::user_emails(c, u1.id);  // no such tenant: NULL aggregates
             CHECK(!none.emails);
             CHECK(!none.first);
+            auto lat = co_await q::lateral_left(c, "q-");
+            REQUIRE(lat.size() == 3);  // q-acme once per user, then q-empty
+            CHECK(lat[0].tid == std::optional<boost::uuids::uuid>(t.id));
+            CHECK(!lat[2].tid);  // q-empty has no users
+            auto fj = co_await q::full_join(c, "q-empty");
+            REQUIRE(fj.size() == 3);  // q-empty alone; Ann and Bob without a tenant
+            CHECK(fj[0].slug == opt_string("q-empty"));
+            CHECK(!fj[0].email);
+            CHECK(!fj[1].slug);
+            CHECK(fj[1].email == opt_string("ann@example.com"));
+            CHECK((co_await q::flattened_subquery(c)).size() == 2);
+            CHECK((co_await q::union_all(c)).size() == 4);
+            CHECK((co_await q::through_cte(c)).front() == opt_string("q-acme"));
+            auto rollup = co_await q::tenant_rollup(c, "q-");
+            REQUIRE(rollup.size() == 3);
+            CHECK(!rollup[2].slug);
+            CHECK(rollup[2].n == 2);
             auto count = co_await q::tenant_count(c);
             CHECK(count.total == 2);
             CHECK(count.latest);

@@ -130,4 +130,25 @@ if(EXISTS "${own_dir}")
   message(FATAL_ERROR "the throwaway cluster's directory ${own_dir} was left behind")
 endif()
 message(STATUS "ok: a throwaway cluster of its own, stopped and deleted")
+
+# 7. Killed part way (a CI timeout, Ctrl-C in a build): its own cluster still stops and
+#    goes, whether the signal comes during initdb, the server's start or describing.
+file(GLOB before LIST_DIRECTORIES true "/tmp/pgcoro-tmp-*")
+foreach(after_s 0.4 1.0 1.6 2.5)
+  execute_process(COMMAND ${CMAKE_COMMAND} -E env --unset=PGCORO_QUERIES_DATABASE_URL
+                          timeout -s TERM ${after_s} "${TOOL}" prepare -q --queries "${SOURCE}/tests/queries/sql"
+                          --migrations "${migrations}" --descriptions "${WORK_DIR}/killed.json"
+                  RESULT_VARIABLE rc OUTPUT_QUIET ERROR_QUIET)
+  execute_process(COMMAND ${CMAKE_COMMAND} -E sleep 0.3)
+  file(GLOB now LIST_DIRECTORIES true "/tmp/pgcoro-tmp-*")
+  list(REMOVE_ITEM now ${before} "")
+  if(now)
+    message(FATAL_ERROR "killed after ${after_s} s (exit ${rc}): left ${now} behind")
+  endif()
+  execute_process(COMMAND pgrep -f "pgcoro-tmp-" RESULT_VARIABLE running OUTPUT_VARIABLE pids)
+  if(running EQUAL 0)
+    message(FATAL_ERROR "killed after ${after_s} s: a throwaway server still runs (${pids})")
+  endif()
+endforeach()
+message(STATUS "ok: killed part way, it leaves no server and no directory")
 file(REMOVE_RECURSE "${WORK_DIR}")

@@ -85,6 +85,16 @@ TEST_CASE("query files: every malformed annotation is a file:line error", "[quer
           "f.sql:1:1: error: `a` has no statement");
     CHECK(error_of([] { parse_query_file("-- name: a :one\nselect 1;\nselect 2;\n", "f.sql"); }) ==
           "f.sql:3:1: error: `a` holds more than one statement (one per annotation)");
+    // Names the generated code could not use.
+    CHECK_THAT(error_of([] { parse_query_file("-- name: delete :exec\nselect 1", "f.sql"); }),
+               Catch::Matchers::Contains("`delete` is a C++ keyword"));
+    CHECK_THAT(error_of([] { parse_query_file("-- name: sql :exec\nselect 1", "f.sql"); }),
+               Catch::Matchers::Contains("taken by the generated code"));
+    CHECK_THAT(error_of([] { parse_query_file("-- name: a_row :exec\nselect 1", "f.sql"); }),
+               Catch::Matchers::Contains("taken by the generated code"));
+    for (const char* p : {"new", "Db", "Token", "pgcoro", "sql"})
+        CHECK_THAT(error_of([&] { parse_query_file(std::string("-- name: a :exec (") + p + ")\nselect $1", "f.sql"); }),
+                   Catch::Matchers::Contains(std::string("`") + p + "`"));
     // A ';' inside a literal or a dollar quote is not a second statement.
     CHECK(parse_query_file("-- name: a :one\nselect ';', $$;$$", "f.sql").size() == 1);
 }
@@ -130,12 +140,27 @@ TEST_CASE("plans: outer joins' nullable sides and directly scanned relations", "
     auto single = read_plan(R"J([{"Plan": {"Node Type": "Sort", "Output": ["slug", "name"], "Plans": [
         {"Parent Relationship": "Outer", "Relation Name": "tenants", "Alias": "tenants", "Output": ["slug", "name"]}]}}])J");
     CHECK(output_is_direct(single, 0));
-    CHECK(!output_is_direct(konst, 1));
+    CHECK(output_is_direct(single, 1));
+    // Only a plain column reference is direct: not a pulled-up subquery's placeholder
+    // `(t.id)` (NULL under a LEFT JOIN LATERAL even though t is not), not an expression.
+    auto exprs = read_plan(R"J([{"Plan": {"Output": ["(t.id)", "t.slug || 'x.y'", "t.\"Id\"", "t.id::text", "t.a.b"],
+        "Plans": [{"Parent Relationship": "Outer", "Relation Name": "tenants", "Alias": "t"},
+                  {"Parent Relationship": "Inner", "Relation Name": "users", "Alias": "u"}]}}])J");
+    CHECK(!output_is_direct(exprs, 0));
+    CHECK(!output_is_direct(exprs, 1));
+    CHECK(output_is_direct(exprs, 2));
+    CHECK(!output_is_direct(exprs, 3));
+    CHECK(!output_is_direct(exprs, 4));
     // Unqualified, but through a function scan or with two relations: unsure.
     auto fn = read_plan(R"J([{"Plan": {"Output": ["x"], "Plans": [
         {"Parent Relationship": "Outer", "Relation Name": "t", "Alias": "t"},
         {"Parent Relationship": "Inner", "Node Type": "Function Scan", "Alias": "f"}]}}])J");
     CHECK(!output_is_direct(fn, 0));
+    // ROLLUP / CUBE / GROUPING SETS: the summary rows' grouped columns are NULL.
+    auto rollup = read_plan(R"J([{"Plan": {"Node Type": "Aggregate", "Output": ["slug", "count(*)"],
+        "Grouping Sets": [{"Group Keys": ["slug"]}, {"Group Keys": []}], "Plans": [
+        {"Parent Relationship": "Outer", "Relation Name": "tenants", "Alias": "tenants"}]}}])J");
+    CHECK(!output_is_direct(rollup, 0));
     // Not a plan at all.
     CHECK(!read_plan("not json").read);
     CHECK(!read_plan("[]").read);
@@ -267,6 +292,11 @@ TEST_CASE("generated code: rows, functions, and errors naming the statement", "[
     bad = sample();
     bad.queries[0].columns.clear();
     CHECK_THAT(error_of([&] { generate_header(bad, o); }), Catch::Matchers::Contains("annotate it :exec"));
+    // Names from the catalog cannot end a comment early or continue it onto the next line.
+    auto odd = sample();
+    odd.queries[0].columns[0].origin = "\"weird\\\".x\ny";
+    auto oh = generate_header(odd, o);
+    CHECK_THAT(oh, Catch::Matchers::Contains("from \"weird?\".x?y\n"));
     // A keyword column gets a trailing '_'.
     auto kw = sample();
     kw.queries[0].columns[1].name = "default";

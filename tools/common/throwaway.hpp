@@ -16,7 +16,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -34,6 +36,13 @@ struct tool_error : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+namespace detail {
+/// The program run_program() is waiting for, leader of its own process group (a signal
+/// handler kills the group first: initdb would go on writing into a directory the handler
+/// deletes).
+inline std::atomic<pid_t> running_child{0};
+}  // namespace detail
+
 /// Runs a program (no shell), its output appended to `log`; returns its exit status
 /// (128 + signal when it was killed, 127 when it could not be started).
 inline int run_program(const std::vector<std::string>& argv, const std::string& log) {
@@ -43,6 +52,7 @@ inline int run_program(const std::vector<std::string>& argv, const std::string& 
     pid_t pid = fork();
     if (pid < 0) throw tool_error(std::string("fork: ") + std::strerror(errno));
     if (pid == 0) {
+        setpgid(0, 0);  // a group of its own: a signal handler can stop it with its children
         int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (fd >= 0) {
             dup2(fd, 1);
@@ -50,11 +60,18 @@ inline int run_program(const std::vector<std::string>& argv, const std::string& 
             close(fd);
         }
         execvp(args[0], args.data());
+        // (The tools are single-threaded when they start programs: formatting is safe here.)
+        std::fprintf(stderr, "cannot run %s: %s\n", args[0], std::strerror(errno));
         _exit(127);
     }
+    detail::running_child = pid;
     int status = 0;
     while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR) throw tool_error(std::string("waitpid: ") + std::strerror(errno));
+        if (errno != EINTR) {
+            detail::running_child = 0;
+            throw tool_error(std::string("waitpid: ") + std::strerror(errno));
+        }
+    detail::running_child = 0;
     if (WIFEXITED(status)) return WEXITSTATUS(status);
     return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 }
@@ -137,6 +154,74 @@ inline std::filesystem::path find_pg_bin() {
                      "set PGCORO_PG_BIN, or name a server to use with a database URL");
 }
 
+namespace detail {
+
+/// What a fatal signal (Ctrl-C in a build, a CI timeout) must still undo: the own
+/// cluster's server (pg_ctl starts it in a session of its own, so it outlives the tool)
+/// and its directory. Prepared in full before it is published; the handler only forks,
+/// execs and waits (async-signal-safe).
+struct emergency_cleanup {
+    std::vector<std::string> stop, remove;  // absolute program paths first
+    std::vector<char*> stop_argv, remove_argv;
+    void seal() {
+        for (auto* v : {&stop, &remove}) {
+            auto& argv = v == &stop ? stop_argv : remove_argv;
+            argv.clear();
+            for (auto& a : *v) argv.push_back(a.data());
+            argv.push_back(nullptr);
+        }
+    }
+};
+inline std::atomic<emergency_cleanup*> emergency{nullptr};
+
+inline void run_in_handler(char* const* argv) {
+    if (!argv || !argv[0]) return;
+    pid_t p = fork();
+    if (p == 0) {
+        int fd = open("/dev/null", O_WRONLY);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    if (p > 0)
+        while (waitpid(p, nullptr, 0) < 0 && errno == EINTR) {
+        }
+}
+
+inline void on_fatal_signal(int sig) {
+    if (pid_t child = running_child.exchange(0); child > 0) {
+        kill(-child, SIGKILL);  // its group: runuser's initdb too
+        while (waitpid(child, nullptr, 0) < 0 && errno == EINTR) {
+        }
+    }
+    if (emergency_cleanup* e = emergency.exchange(nullptr)) {
+        run_in_handler(e->stop_argv.data());
+        run_in_handler(e->remove_argv.data());
+    }
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+}
+
+/// `name` found on PATH (or in the usual system directories), as an absolute path; "".
+inline std::string absolute_program(const std::string& name) {
+    std::string path = std::getenv("PATH") ? std::getenv("PATH") : "";
+    path += ":/usr/sbin:/sbin:/usr/bin:/bin";
+    std::size_t p = 0;
+    while (p <= path.size()) {
+        auto colon = path.find(':', p);
+        std::string dir = path.substr(p, colon == std::string::npos ? std::string::npos : colon - p);
+        if (!dir.empty() && dir[0] == '/' && access((dir + "/" + name).c_str(), X_OK) == 0) return dir + "/" + name;
+        if (colon == std::string::npos) break;
+        p = colon + 1;
+    }
+    return {};
+}
+
+}  // namespace detail
+
 /// A server to make throwaway databases on: the one a URL names, or a temporary cluster
 /// of its own. Every database it made is dropped, and its own cluster stopped and
 /// deleted, when it is destroyed.
@@ -174,13 +259,19 @@ public:
 
 private:
     void cleanup() noexcept {
+        detail::emergency_cleanup* mine = &emergency_;
+        detail::emergency.compare_exchange_strong(mine, nullptr);
         try {
             if (!made_.empty() && own_dir_.empty()) {  // an own cluster goes as a whole
                 pq_conn c(PQconnectdb(admin_.c_str()), &PQfinish);
                 if (c && PQstatus(c.get()) == CONNECTION_OK)
-                    for (const auto& db : made_)
-                        pq_result(PQexec(c.get(), ("drop database if exists \"" + db + "\" with (force)").c_str()),
-                                  &PQclear);
+                    for (const auto& db : made_) {
+                        // WITH (FORCE) needs PostgreSQL 13; older servers take the plain form.
+                        pq_result r(PQexec(c.get(), ("drop database if exists \"" + db + "\" with (force)").c_str()),
+                                    &PQclear);
+                        if (PQresultStatus(r.get()) != PGRES_COMMAND_OK)
+                            pq_result(PQexec(c.get(), ("drop database if exists \"" + db + "\"").c_str()), &PQclear);
+                    }
             }
         } catch (...) {
         }
@@ -228,6 +319,18 @@ private:
         char tmpl[] = "/tmp/pgcoro-tmp-XXXXXX";
         if (!mkdtemp(tmpl)) throw tool_error(std::string("mkdtemp: ") + std::strerror(errno));
         own_dir_ = tmpl;
+        // From here on a fatal signal stops the server and deletes the directory too.
+        emergency_.remove = {detail::absolute_program("rm"), "-rf", own_dir_.string()};
+        emergency_.stop = as_owner({(bin_ / "pg_ctl").string(), "-D", (own_dir_ / "data").string(), "-m", "immediate",
+                                    "-w", "stop"});
+        if (emergency_.stop[0] == "runuser") emergency_.stop[0] = detail::absolute_program("runuser");
+        emergency_.seal();
+        static bool handlers = [] {
+            for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) std::signal(sig, detail::on_fatal_signal);
+            return true;
+        }();
+        (void)handlers;
+        detail::emergency = &emergency_;
         if (geteuid() == 0) {
             // PostgreSQL refuses to run as root: the cluster belongs to `postgres`.
             const passwd* pw = getpwnam("postgres");
@@ -269,6 +372,7 @@ private:
     std::filesystem::path own_dir_;
     std::vector<std::string> made_;
     bool started_ = false;
+    detail::emergency_cleanup emergency_;
 };
 
 }  // namespace pgcoro_tools

@@ -173,10 +173,18 @@ inline std::vector<query_desc> describe_all(PGconn* c, const std::vector<query_d
             int attnum = PQftablecol(d.get(), i);
             bool not_null_column = false;
             if (table != InvalidOid && attnum > 0) {
-                auto rows = detail::select_rows(c,
-                                                "select attrelid::regclass::text, attname, attnotnull from pg_attribute "
-                                                "where attrelid = $1::oid and attnum = $2::int2",
-                                                {std::to_string(table), std::to_string(attnum)});
+                // NOT NULL that holds for every row: a table's (not a view's, whose columns
+                // report the view; not a foreign table's, which nothing enforces), and not a
+                // NOT VALID constraint (PostgreSQL 18: attnotnull is set, old rows may be NULL).
+                auto rows = detail::select_rows(
+                    c,
+                    "select a.attrelid::regclass::text, a.attname, "
+                    "       a.attnotnull and c.relkind in ('r', 'p') and not exists ("
+                    "           select 1 from pg_constraint k where k.conrelid = a.attrelid and k.contype = 'n' "
+                    "           and not k.convalidated and a.attnum = any (k.conkey)) "
+                    "from pg_attribute a join pg_class c on c.oid = a.attrelid "
+                    "where a.attrelid = $1::oid and a.attnum = $2::int2",
+                    {std::to_string(table), std::to_string(attnum)});
                 if (!rows.empty()) {
                     col.origin = rows[0][0] + "." + rows[0][1];
                     not_null_column = rows[0][2] == "t";

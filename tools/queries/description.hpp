@@ -56,16 +56,20 @@ struct query_desc {
 /// The descriptions file's content.
 struct descriptions {
     static constexpr int format = 1;
+    /// Bumped whenever what the tool infers changes (nullability, types): a file made by
+    /// an older tool is stale, so an upgrade describes again instead of keeping old answers.
+    static constexpr int inference = 2;
     std::string inputs;  ///< SHA-256 of the query files and migrations they were made from
     std::vector<query_desc> queries;
     bool operator==(const descriptions&) const = default;
 };
 
-/// SHA-256 over the format, the query files and the migrations (names and contents): a
-/// descriptions file made from other inputs is stale.
+/// SHA-256 over the format, the inference revision, the query files and the migrations
+/// (names and contents): a descriptions file made from other inputs is stale.
 inline std::string inputs_digest(const std::vector<std::pair<std::string, std::string>>& query_files,
                                  const std::vector<std::pair<std::string, std::string>>& migration_files) {
-    std::string all = "pgcoro-queries " + std::to_string(descriptions::format) + "\n";
+    std::string all = "pgcoro-queries " + std::to_string(descriptions::format) + " inference " +
+                      std::to_string(descriptions::inference) + "\n";
     auto add = [&](std::string_view kind, const auto& files) {
         for (const auto& [name, content] : files) {
             all += std::string(kind) + " " + name + " " + std::to_string(content.size()) + "\n";
@@ -247,7 +251,9 @@ inline descriptions read_descriptions(std::string_view text, const std::string& 
             q.columns.push_back({r.str(x, "name"), r.type(r.obj(r.at(x, "type"))), r.flag(x, "nullable"),
                                  r.str(x, "origin")});
         }
-        if (!is_identifier(q.name)) r.fail("a statement name is not an identifier");
+        if (!name_problem(q.name, false).empty()) r.fail("statement name `" + q.name + "`: " + name_problem(q.name, false));
+        for (const auto& p : q.params)
+            if (!name_problem(p.name, true).empty()) r.fail("parameter name `" + p.name + "`: " + name_problem(p.name, true));
         d.queries.push_back(std::move(q));
     }
     return d;

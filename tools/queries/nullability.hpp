@@ -4,12 +4,13 @@
 //  - the server says it comes straight from a table column (PQftable / PQftablecol) and
 //    that column is NOT NULL in the catalog;
 //  - in the statement's plan (EXPLAIN (VERBOSE, FORMAT JSON) of its generic plan), the
-//    column's output expression names only relations that are scanned directly (tables,
-//    or the target of INSERT/UPDATE/DELETE ... RETURNING), none of them on the nullable
+//    column's output is a plain column reference of a relation scanned directly (a
+//    table, or the target of INSERT/UPDATE/DELETE ... RETURNING), not on the nullable
 //    side of an outer join (LEFT: the inner side; RIGHT: the outer; FULL: both). An
 //    outer join the planner proved to be inner (a WHERE clause rejecting its NULLs)
 //    counts as inner. A column read through a subquery or CTE that was not flattened
-//    counts as unsure. (EXPLAIN leaves column names unqualified when a statement reads
+//    counts as unsure, and so does every column of a statement with grouping sets
+//    (ROLLUP, CUBE: their summary rows hold NULL in the grouped columns). (EXPLAIN leaves column names unqualified when a statement reads
 //    one relation only: then that relation is the one.)
 // The SQL can say otherwise: a column alias ending in `!` is NOT NULL, in `?` nullable
 // (`count(*) as "total!"`); the mark is not part of the field's name.
@@ -32,6 +33,7 @@ struct plan_facts {
     std::vector<std::string> outputs;      ///< the top node's Output expressions, in order
     std::set<std::string> direct;          ///< aliases of relations scanned directly
     std::set<std::string> aliases;         ///< every alias in the plan (subqueries, CTEs, functions too)
+    bool grouping_sets = false;            ///< ROLLUP / CUBE / GROUPING SETS: grouped columns turn NULL
     std::set<std::string> nullable_side;   ///< aliases under the nullable side of an outer join
 };
 
@@ -46,6 +48,7 @@ inline void collect_aliases(const boost::json::object& node, std::set<std::strin
 
 inline void walk_plan(const boost::json::object& node, plan_facts& f) {
     if (auto* a = node.if_contains("Alias"); a && a->is_string()) f.aliases.insert(std::string(a->as_string()));
+    if (node.contains("Grouping Sets")) f.grouping_sets = true;
     if (auto* rel = node.if_contains("Relation Name"); rel && rel->is_string())
         if (auto* a = node.if_contains("Alias"); a && a->is_string()) f.direct.insert(std::string(a->as_string()));
     const boost::json::array* plans = nullptr;
@@ -66,66 +69,48 @@ inline void walk_plan(const boost::json::object& node, plan_facts& f) {
     }
 }
 
-/// The relation names an output expression qualifies its columns with (`t.x`, `"T".x`).
-inline std::vector<std::string> qualifiers(std::string_view e) {
-    std::vector<std::string> out;
-    std::size_t i = 0;
-    while (i < e.size()) {
-        char c = e[i];
-        if (c == '\'') {  // a literal: skip, '' included
-            for (++i; i < e.size(); ++i)
-                if (e[i] == '\'') {
-                    if (i + 1 < e.size() && e[i + 1] == '\'') ++i;
-                    else break;
-                }
-            ++i;
-            continue;
-        }
-        std::string word;
-        bool is_word = false;
-        if (c == '"') {
-            for (++i; i < e.size(); ++i) {
-                if (e[i] == '"') {
-                    if (i + 1 < e.size() && e[i + 1] == '"') {
-                        word += '"';
-                        ++i;
-                    } else {
-                        break;
-                    }
-                } else {
-                    word += e[i];
-                }
-            }
-            ++i;
-            is_word = true;
-        } else if (std::isalpha(static_cast<unsigned char>(c)) || c == '_' || static_cast<unsigned char>(c) >= 0x80) {
-            while (i < e.size() && (std::isalnum(static_cast<unsigned char>(e[i])) || e[i] == '_' || e[i] == '$' ||
-                                    static_cast<unsigned char>(e[i]) >= 0x80))
-                word += e[i++];
-            is_word = true;
-        } else {
-            ++i;
-            continue;
-        }
-        if (is_word && i < e.size() && e[i] == '.') {
-            out.push_back(word);
-            ++i;
-            // Skip the column name after the dot (it may be quoted), so `a.b.c` gives a only.
-            if (i < e.size() && e[i] == '"') {
-                for (++i; i < e.size(); ++i)
-                    if (e[i] == '"') {
-                        if (i + 1 < e.size() && e[i + 1] == '"') ++i;
-                        else break;
-                    }
+/// One identifier at `i` (quoted or not), its name in `out`; false when there is none.
+inline bool identifier_at(std::string_view e, std::size_t& i, std::string& out) {
+    out.clear();
+    if (i < e.size() && e[i] == '"') {
+        for (++i; i < e.size(); ++i) {
+            if (e[i] != '"') {
+                out += e[i];
+            } else if (i + 1 < e.size() && e[i + 1] == '"') {
+                out += '"';
                 ++i;
             } else {
-                while (i < e.size() && (std::isalnum(static_cast<unsigned char>(e[i])) || e[i] == '_' || e[i] == '$' ||
-                                        static_cast<unsigned char>(e[i]) >= 0x80))
-                    ++i;
+                ++i;
+                return !out.empty();
             }
         }
+        return false;  // unterminated
     }
-    return out;
+    auto word_char = [](char c, bool first) {
+        auto u = static_cast<unsigned char>(c);
+        return std::isalpha(u) || c == '_' || u >= 0x80 || (!first && (std::isdigit(u) || c == '$'));
+    };
+    if (i >= e.size() || !word_char(e[i], true)) return false;
+    while (i < e.size() && word_char(e[i], false)) out += e[i++];
+    return true;
+}
+
+/// Whether an Output entry is a plain column reference, `column` or `relation.column`
+/// (either part quoted or not), and if so its relation ("" when unqualified). Anything
+/// else (an expression, a placeholder `(t.x)` of a pulled-up subquery, a cast) is not.
+inline bool column_reference(std::string_view e, std::string& relation) {
+    std::size_t i = 0;
+    std::string first, second;
+    if (!identifier_at(e, i, first)) return false;
+    if (i == e.size()) {
+        relation.clear();
+        return true;
+    }
+    if (e[i] != '.') return false;
+    ++i;
+    if (!identifier_at(e, i, second) || i != e.size()) return false;
+    relation = first;
+    return true;
 }
 
 }  // namespace detail
@@ -150,14 +135,13 @@ inline plan_facts read_plan(std::string_view explain_json) {
 /// Whether output `column` (0-based) of the plan reads only relations scanned directly,
 /// none on the nullable side of an outer join.
 inline bool output_is_direct(const plan_facts& f, std::size_t column) {
-    if (!f.read || column >= f.outputs.size()) return false;
-    auto names = detail::qualifiers(f.outputs[column]);
+    if (!f.read || f.grouping_sets || column >= f.outputs.size()) return false;
+    std::string relation;
+    if (!detail::column_reference(f.outputs[column], relation)) return false;
     // EXPLAIN qualifies column names only when the statement has more than one range
     // table entry: unqualified, the one relation scanned is all there is.
-    if (names.empty()) return f.aliases.size() == 1 && f.direct.size() == 1 && f.nullable_side.empty();
-    for (const auto& n : names)
-        if (!f.direct.count(n) || f.nullable_side.count(n)) return false;
-    return true;
+    if (relation.empty()) return f.aliases.size() == 1 && f.direct.size() == 1 && f.nullable_side.empty();
+    return f.direct.count(relation) && !f.nullable_side.count(relation);
 }
 
 /// The `!` / `?` mark at the end of a column's name: '!', '?' or 0.

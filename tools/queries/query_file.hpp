@@ -72,6 +72,39 @@ inline bool is_identifier(std::string_view s) {
     return std::all_of(s.begin(), s.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
 }
 
+/// C++ keywords a column or parameter name cannot be.
+inline bool is_cpp_keyword(std::string_view w) {
+    static constexpr std::string_view words[] = {
+        "alignas", "alignof", "and", "and_eq", "asm", "auto", "bitand", "bitor", "bool", "break", "case", "catch",
+        "char", "char8_t", "char16_t", "char32_t", "class", "co_await", "co_return", "co_yield", "compl", "concept",
+        "const", "consteval", "constexpr", "constinit", "const_cast", "continue", "decltype", "default", "delete",
+        "do", "double", "dynamic_cast", "else", "enum", "explicit", "export", "extern", "false", "float", "for",
+        "friend", "goto", "if", "inline", "int", "long", "mutable", "namespace", "new", "noexcept", "not", "not_eq",
+        "nullptr", "operator", "or", "or_eq", "private", "protected", "public", "register", "reinterpret_cast",
+        "requires", "return", "short", "signed", "sizeof", "static", "static_assert", "static_cast", "struct",
+        "switch", "template", "this", "thread_local", "throw", "true", "try", "typedef", "typeid", "typename",
+        "union", "unsigned", "using", "virtual", "void", "volatile", "wchar_t", "while", "xor", "xor_eq"};
+    for (auto k : words)
+        if (k == w) return true;
+    return false;
+}
+
+/// Why `name` cannot name a statement (`parameter` false) or a parameter; "" when it can.
+/// The generated code uses `sql::NAME`, `NAME_row`, `Db`, `Token`, `db`, `token`,
+/// `diag` and the namespaces pgcoro, std and boost inside the functions.
+inline std::string name_problem(std::string_view name, bool parameter) {
+    std::string n(name);
+    if (!is_identifier(name)) return "`" + n + "` is not a C++ identifier";
+    if (is_cpp_keyword(name)) return "`" + n + "` is a C++ keyword";
+    if (!parameter && (name == "sql" || name.ends_with("_row")))
+        return "`" + n + "` is taken by the generated code (sql::..., ..._row)";
+    if (parameter) {
+        for (std::string_view taken : {"db", "token", "diag", "sql", "pgcoro", "std", "boost", "Db", "Token"})
+            if (name == taken) return "parameter name `" + n + "` is taken by the generated function";
+    }
+    return {};
+}
+
 /// A file error at file:line:col.
 inline tool_error error_at(const std::string& file, int line, int column, const std::string& what) {
     return tool_error(file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": error: " + what);
@@ -102,7 +135,7 @@ inline bool parse_annotation(std::string_view line, const std::string& file, int
     auto sp = s.find_first_of(" \t");
     if (sp == std::string_view::npos) throw bad("the annotation names no result kind");
     q.name = std::string(s.substr(0, sp));
-    if (!is_identifier(q.name)) throw bad("`" + q.name + "` is not a C++ identifier");
+    if (auto why = name_problem(q.name, false); !why.empty()) throw bad(why);
     s = pgcoro::detail::trim(s.substr(sp));
     if (!s.starts_with(":")) throw bad("the result kind starts with ':'");
     auto end = s.find_first_of(" \t(");
@@ -123,9 +156,7 @@ inline bool parse_annotation(std::string_view line, const std::string& file, int
             item = pgcoro::detail::trim(item.substr(0, item.size() - 1));
         }
         p.name = std::string(item);
-        if (!is_identifier(p.name)) throw bad("parameter name `" + p.name + "` is not a C++ identifier");
-        if (p.name == "db" || p.name == "token" || p.name == "diag")
-            throw bad("parameter name `" + p.name + "` is taken by the generated function");
+        if (auto why = name_problem(p.name, true); !why.empty()) throw bad(why);
         if (!seen.insert(p.name).second) throw bad("parameter `" + p.name + "` is named twice");
         q.params.push_back(std::move(p));
         if (comma == std::string_view::npos) break;
@@ -238,6 +269,7 @@ inline query_files load_queries(const std::filesystem::path& dir) {
     for (const auto& p : paths) {
         std::string rel = fs::relative(p, dir).generic_string();
         std::string text = read_file(p);
+        if (text.starts_with("\xEF\xBB\xBF")) text.erase(0, 3);  // a UTF-8 BOM is not SQL
         // The file as shown in errors: the path given (so an IDE can open it).
         for (auto& q : parse_query_file(text, p.string())) {
             q.source = rel;

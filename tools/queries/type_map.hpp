@@ -102,21 +102,4 @@ inline cpp_type map_type(const type_ref& t, const type_overrides& o) {
     return s ? *s : cpp_type{};
 }
 
-/// C++ keywords a column or parameter name cannot be.
-inline bool is_cpp_keyword(std::string_view w) {
-    static constexpr std::string_view words[] = {
-        "alignas", "alignof", "and", "and_eq", "asm", "auto", "bitand", "bitor", "bool", "break", "case", "catch",
-        "char", "char8_t", "char16_t", "char32_t", "class", "co_await", "co_return", "co_yield", "compl", "concept",
-        "const", "consteval", "constexpr", "constinit", "const_cast", "continue", "decltype", "default", "delete",
-        "do", "double", "dynamic_cast", "else", "enum", "explicit", "export", "extern", "false", "float", "for",
-        "friend", "goto", "if", "inline", "int", "long", "mutable", "namespace", "new", "noexcept", "not", "not_eq",
-        "nullptr", "operator", "or", "or_eq", "private", "protected", "public", "register", "reinterpret_cast",
-        "requires", "return", "short", "signed", "sizeof", "static", "static_assert", "static_cast", "struct",
-        "switch", "template", "this", "thread_local", "throw", "true", "try", "typedef", "typeid", "typename",
-        "union", "unsigned", "using", "virtual", "void", "volatile", "wchar_t", "while", "xor", "xor_eq"};
-    for (auto k : words)
-        if (k == w) return true;
-    return false;
-}
-
 }  // namespace pgcoro_tools::queries

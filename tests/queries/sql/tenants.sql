@@ -23,3 +23,7 @@ select count(*) as "total!", max(created_at) as latest from tenants;
 
 -- name: tenant_id_of :one (slug)
 select id from tenants where slug = $1;
+
+-- name: tenant_rollup :many (slug_prefix)
+-- ROLLUP's summary row holds NULL in the grouped column, NOT NULL as it is in the table.
+select slug, count(*) as "n!" from tenants where slug like $1 || '%' group by rollup (slug) order by slug;

@@ -29,11 +29,12 @@ from tenants t left join users u on u.tenant_id = t.id
 where u.email is not null and t.slug like $1 || '%';
 
 -- name: user_emails :one (tenant_id)
--- An override the other way: `?` makes a NOT NULL column optional.
-select array_agg(u.email order by u.email) as emails, min(u.email) as "first?"
+-- Aggregates may be NULL (no rows at all).
+select array_agg(u.email order by u.email) as emails, min(u.email) as first
 from users u where u.tenant_id = $1;
 
 -- name: users_by_emails :many (tenant_id, emails)
-select email, length(email) as "len!" from users
+-- An override the other way: `?` makes a NOT NULL column optional.
+select email, email as "maybe_email?", length(email) as "len!" from users
 where tenant_id = $1 and email = any($2)
 order by email;
