@@ -24,6 +24,10 @@ pgcoro::pool_config config(std::size_t max, std::size_t min = 0, std::string u =
     c.max_size = max;
     c.min_size = min;
     c.pooler_safe = pooler_state() != nullptr;
+    // Waiters queue behind every statement before them: with 100 coroutines on 8
+    // connections the last one waits for nearly the whole run, past the default 5 s on a
+    // slow sanitizer machine. Tests of the timeout set their own.
+    c.acquire_timeout = std::chrono::seconds(60);
     return c;
 }
 
