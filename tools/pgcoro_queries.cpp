@@ -69,14 +69,13 @@ struct inputs {
 inputs load_inputs(const settings& s) {
     inputs in;
     in.queries = load_queries(s.queries);
-    std::vector<std::pair<std::string, std::string>> mfiles;
     if (!fs::is_directory(s.migrations))
         throw coded_error(usage, "the migrations directory " + s.migrations + " does not exist");
-    for (const auto& e : fs::directory_iterator(s.migrations))
-        if (e.is_regular_file() && e.path().extension() == ".sql")
-            mfiles.emplace_back(e.path().filename().string(), read_file(e.path()));
-    std::sort(mfiles.begin(), mfiles.end());
-    in.migrations = pgcoro::migration_set::from_directory(s.migrations);
+    // Read once, as the migrator reads a directory: the set and the digest see the same files.
+    auto files = pgcoro::detail::read_sql_files(s.migrations, "migrations");
+    std::vector<std::pair<std::string, std::string>> mfiles;
+    for (const auto& f : files) mfiles.emplace_back(f.name, f.content);
+    in.migrations = pgcoro::migration_set::from_files(files);
     in.digest = inputs_digest(in.queries.files, mfiles);
     return in;
 }
