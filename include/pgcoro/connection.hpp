@@ -279,10 +279,13 @@ public:
     // ---- state ------------------------------------------------------------------------
 
     /// Receives the server's notices and warnings (RAISE NOTICE, ...), on the
-    /// connection's strand. By default they are dropped.
+    /// connection's strand. By default they are dropped. On a pooled connection it lasts
+    /// until the connection goes back to the pool, which removes it.
     void set_notice_handler(std::function<void(const notice&)> handler) {
         if (impl_) impl_->set_notice_handler(std::move(handler));
     }
+    /// Whether a notice handler is set.
+    bool has_notice_handler() const noexcept { return impl_ && impl_->has_notice_handler(); }
 
     /// False once the connection was closed, moved from, or found broken.
     bool is_open() const noexcept { return impl_ && impl_->is_open(); }

@@ -68,7 +68,9 @@ struct migrate_options {
     bool allow_out_of_order = false;
     /// up: apply versions up to and including this one only.
     std::optional<std::int64_t> target;
-    /// up: take no lock, change nothing; the report's `planned` lists what would run.
+    /// Take no lock, change nothing; the report's `planned` lists what would run: up's
+    /// migrations then seeds (migrate), the down files newest first (migrate_down,
+    /// migrate_down_to), the new or changed seeds (run_seeds).
     bool dry_run = false;
     /// Run after the migrations (up only; run_seeds() runs them alone).
     seed_set seeds;
@@ -91,7 +93,7 @@ struct migration_report {
     std::vector<migration_step> applied;   ///< up, in order
     std::vector<migration_step> reverted;  ///< down, newest first
     std::vector<migration_step> seeded;    ///< seeds that ran (new or changed)
-    std::vector<migration_step> planned;   ///< dry run: what up would apply, then seeds
+    std::vector<migration_step> planned;   ///< dry run: what would run (see migrate_options::dry_run)
     std::chrono::milliseconds lock_wait{0};
     std::chrono::milliseconds elapsed{0};
     std::optional<std::int64_t> version;   ///< newest applied version afterwards (none: empty)
@@ -550,6 +552,37 @@ inline boost::asio::awaitable<migration_report> dry_run(connection& conn, const 
     co_return report;
 }
 
+/// migrate_down's dry run: the down files it would run, newest first (refusing as it
+/// would: a missing down file, a changed applied file).
+inline boost::asio::awaitable<migration_report> dry_run_down(connection& conn, const migration_set& set,
+                                                             std::size_t steps, std::optional<std::int64_t> to_version,
+                                                             const migrate_options& opt) {
+    auto start = migrate_clock::now();
+    migrator m(conn, opt);
+    migration_report report;
+    auto applied = co_await m.history();
+    check_history(set, applied, true);
+    for (const migration* mg : plan_down(set, applied, steps, to_version))
+        report.planned.push_back(migration_step{mg->version, mg->down ? mg->down->file : mg->up.file, {}});
+    report.version = newest_applied(applied);
+    report.elapsed = ms_since(start);
+    co_return report;
+}
+
+/// run_seeds' dry run: the seeds it would run.
+inline boost::asio::awaitable<migration_report> dry_run_seeds(connection& conn, const seed_set& seeds,
+                                                              const migrate_options& opt) {
+    auto start = migrate_clock::now();
+    migrator m(conn, opt);
+    migration_report report;
+    auto todo = co_await m.changed_seeds(seeds);
+    for (const sql_script* s : todo) report.planned.push_back(migration_step{0, s->file, {}});
+    auto applied = co_await m.history();
+    report.version = newest_applied(applied);
+    report.elapsed = ms_since(start);
+    co_return report;
+}
+
 }  // namespace detail
 
 /// Brings the database up to date: takes the migration lock (waiting at most
@@ -591,6 +624,7 @@ inline boost::asio::awaitable<migration_report> migrate(pool& db, const migratio
 /// cancellation: as migrate().
 inline boost::asio::awaitable<migration_report> migrate_down(connection& conn, const migration_set& migrations,
                                                              std::size_t steps, migrate_options options = {}) {
+    if (options.dry_run) co_return co_await detail::dry_run_down(conn, migrations, steps, std::nullopt, options);
     co_return co_await detail::locked_run(conn, options, [&](detail::migrator& m, migration_report& r) {
         return detail::down_body(m, r, migrations, steps, std::nullopt);
     });
@@ -599,14 +633,17 @@ inline boost::asio::awaitable<migration_report> migrate_down(connection& conn, c
 /// Rolls back every applied migration newer than `version` (as migrate_down).
 inline boost::asio::awaitable<migration_report> migrate_down_to(connection& conn, const migration_set& migrations,
                                                                 std::int64_t version, migrate_options options = {}) {
+    if (options.dry_run) co_return co_await detail::dry_run_down(conn, migrations, 0, version, options);
     co_return co_await detail::locked_run(conn, options, [&](detail::migrator& m, migration_report& r) {
         return detail::down_body(m, r, migrations, 0, version);
     });
 }
 
-/// Runs the seeds that are new or changed since they last ran, under the migration lock.
+/// Runs the seeds that are new or changed since they last ran, under the migration lock
+/// (options.dry_run: lists them, runs nothing).
 inline boost::asio::awaitable<migration_report> run_seeds(connection& conn, const seed_set& seeds,
                                                           migrate_options options = {}) {
+    if (options.dry_run) co_return co_await detail::dry_run_seeds(conn, seeds, options);
     co_return co_await detail::locked_run(conn, options, [&](detail::migrator& m, migration_report& r) {
         return detail::seeds_body(m, r, seeds);
     });

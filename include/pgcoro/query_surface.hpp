@@ -175,6 +175,11 @@ public:
         return async_execute(statement("select pg_notify($1, $2)", std::move(channel), std::move(payload)),
                              std::forward<Token>(token));
     }
+    template <class Token>
+    auto async_notify(std::string channel, std::string payload, diagnostics& diag, Token&& token) {
+        return async_execute(statement("select pg_notify($1, $2)", std::move(channel), std::move(payload)), diag,
+                             std::forward<Token>(token));
+    }
 
 protected:
     query_surface() = default;

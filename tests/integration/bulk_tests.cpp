@@ -299,7 +299,8 @@ TEST_CASE("raw COPY both ways, chunks cut anywhere; an early stop; others held m
     });
 }
 
-TEST_CASE("COPY with the client through execute or a script fails alone; the connection goes on", "[copy]") {
+TEST_CASE("COPY with the client through execute, a script or a stream fails alone; the connection goes on",
+          "[copy]") {
     run([](asio::io_context&) -> asio::awaitable<void> {
         auto c = co_await connect();
         std::string t = co_await make_items_table(c);
@@ -325,6 +326,12 @@ TEST_CASE("COPY with the client through execute or a script fails alone; the con
         CHECK(seven == 7);
         auto n = co_await c.query_one<std::int64_t>("select count(*) from " + t);
         CHECK(n == 0);
+        // Nor through a row stream: refused before it is sent, the connection goes on.
+        auto st = c.stream<std::string>("copy " + t + " to stdout");
+        std::vector<std::string> lines;
+        e = co_await expect_error(st.read(lines));
+        CHECK(e.code() == errc::invalid_argument);
+        CHECK(std::string(e.what()).find("copy_out()") != std::string::npos);
         auto in = c.copy_in_raw("copy " + t + " (id, name) from stdin");  // the way that works
         co_await in.write(std::string("1\tone\n"));
         auto loaded = co_await in.finish();

@@ -403,6 +403,33 @@ TEST_CASE("status and dry runs change nothing", "[migrate]") {
             CHECK(st[1].state == pgcoro::migration_status::pending);
             CHECK(co_await history() == h);
             CHECK(co_await snapshot() == after1);
+
+            // Dry runs of down and of seeds: what would run, nothing run.
+            co_await pgcoro::migrate(c, set);
+            std::string all = co_await snapshot();
+            std::string h3 = co_await history();
+            auto down_plan = co_await pgcoro::migrate_down(c, set, 2, dry);
+            REQUIRE(down_plan.planned.size() == 2);
+            CHECK(down_plan.planned[0].version == 3);
+            CHECK(down_plan.planned[0].file == "3_c.down.sql");
+            CHECK(down_plan.planned[1].version == 2);
+            CHECK(down_plan.applied.empty());
+            CHECK(down_plan.version == 3);
+            auto to_plan = co_await pgcoro::migrate_down_to(c, set, 0, dry);
+            CHECK(to_plan.planned.size() == 3);
+            std::vector<pgcoro::sql_file> seed_files(1);  // (no nested braced list: g++ 12)
+            seed_files[0].name = "s.sql";
+            seed_files[0].content = "insert into c values (1);";
+            pgcoro::seed_set seeds = pgcoro::seed_set::from_files(seed_files);
+            auto seed_plan = co_await pgcoro::run_seeds(c, seeds, dry);
+            REQUIRE(seed_plan.planned.size() == 1);
+            CHECK(seed_plan.planned[0].file == "s.sql");
+            std::string all_after = co_await snapshot();
+            std::string h3_after = co_await history();
+            CHECK(all_after == all);
+            CHECK(h3_after == h3);
+            auto rows = co_await c.query_one<std::int64_t>("select count(*) from c");
+            CHECK(rows == 0);
         });
     });
 }
@@ -529,6 +556,13 @@ TEST_CASE("CLI: up, down --all, up leaves the schema pg_dump saw the first time"
     std::string first = dump("first.sql");
     CHECK(first.find("CREATE TABLE public.audit_logs") != std::string::npos);
     CHECK(first.find("CREATE POLICY tenant_isolation ON public.users") != std::string::npos);
+    // A dry run of down says what it would revert, newest first, and reverts nothing.
+    auto dry_down = run_process(cli_args(db.url, reference_dir(), {"down", "--all", "--dry-run"}));
+    INFO(dry_down.output);
+    CHECK(dry_down.code == 0);
+    CHECK(dry_down.output.find("would revert 20261121000005_audit_logs.down.sql\n"
+                               "would revert 20261121000004_action_logs.down.sql") != std::string::npos);
+    CHECK(dump("after_dry.sql") == first);
     auto down = run_process(cli_args(db.url, reference_dir(), {"down", "--all"}));
     INFO(down.output);
     REQUIRE(down.code == 0);

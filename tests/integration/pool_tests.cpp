@@ -87,6 +87,31 @@ TEST_CASE("pool_config from the environment names the bad variable, never the UR
     with_env({}, [] { CHECK_THROWS_AS(pgcoro::pool_config::from_env(), pgcoro::error); });
 }
 
+TEST_CASE("a borrower's notice handler goes when the connection goes back", "[pool][notices]") {
+    run([](asio::io_context& io) -> asio::awaitable<void> {
+        pgcoro::pool db(io.get_executor(), config(1));
+        const std::string raise = "do $$ begin raise notice 'n'; end $$";
+        int first = 0;
+        for (bool keep_session : {false, true}) {
+            auto a = co_await db.acquire();
+            int pid = a->backend_pid();
+            a->set_notice_handler([&first](const pgcoro::notice&) { ++first; });
+            CHECK(a->has_notice_handler());
+            co_await a->execute(raise);
+            CHECK(first == 1);
+            if (keep_session) a.return_without_reset();
+            else a.release();
+            auto b = co_await db.acquire();  // the same connection: max_size 1
+            CHECK(b->backend_pid() == pid);
+            CHECK(!b->has_notice_handler());
+            co_await b->execute(raise);  // not to the first borrower's handler
+            CHECK(first == 1);
+            first = 0;
+        }
+        db.close();
+    });
+}
+
 TEST_CASE("an exhausted pool times out within acquire_timeout", "[pool][pooler]") {
     run([](asio::io_context& io) -> asio::awaitable<void> {
         auto cfg = config(2);

@@ -87,6 +87,14 @@ TEST_CASE("payloads up to the server's limit, names with quotes and capitals, no
         // One byte more: the server's error, clearly, and nothing sent.
         auto e = co_await expect_error(conn.notify(odd, std::string(8000, 'y')));
         CHECK(e.code() == pgcoro::make_sqlstate_error("22023"));
+        // The token form with diagnostics: the server's fields, no exception.
+        pgcoro::diagnostics diag;
+        auto [nec, count] = co_await conn.async_notify(odd, std::string(8000, 'y'), diag,
+                                                       asio::as_tuple(asio::use_awaitable));
+        CHECK(nec == pgcoro::make_sqlstate_error("22023"));
+        CHECK(diag.sqlstate == "22023");
+        CHECK(!diag.message.empty());
+        CHECK(count == 0);
         // The same name in other case is another channel (quoted, never folded).
         std::string upper = lower;
         std::transform(upper.begin(), upper.end(), upper.begin(), [](unsigned char c) { return std::toupper(c); });

@@ -166,6 +166,32 @@ TEST_CASE("row stream: rows only while the sink has room, then the end", "[bulk]
     CHECK(!m.error());
 }
 
+TEST_CASE("row stream: COPY with the client is refused before it is sent", "[bulk][stream]") {
+    for (const char* sql : {"copy t to stdout", "  COPY (select 1) TO STDOUT (format binary)", "copy t from stdin"}) {
+        auto s = std::make_shared<bulk_server>();
+        bulk_wire w{s};
+        row_stream_machine<bulk_wire> m(w);
+        encoded_params p;
+        m.begin(sql, p, 1);
+        CHECK(s->sent.empty());  // nothing went to the server
+        CHECK(m.done());
+        CHECK(m.broken().empty());  // the connection goes on
+        CHECK(m.error() == pgcoro::errc::invalid_argument);
+        CHECK(m.error_diagnostics().message.find("copy_out()") != std::string::npos);
+        row_sink sink;
+        CHECK(!m.wants_read(sink));
+        CHECK(!m.take_cancel_request());
+    }
+    // COPY to a server file is an ordinary statement.
+    auto s = std::make_shared<bulk_server>();
+    bulk_wire w{s};
+    row_stream_machine<bulk_wire> m(w);
+    encoded_params p;
+    m.begin("copy t to '/tmp/x'", p, 1);
+    CHECK(!s->sent.empty());
+    CHECK(!m.done());
+}
+
 TEST_CASE("row stream: an error after rows; abandoning asks for one cancel and drains", "[bulk][stream]") {
     auto s = std::make_shared<bulk_server>();
     bulk_wire w{s};

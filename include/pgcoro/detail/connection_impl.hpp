@@ -303,7 +303,11 @@ public:
         });
     }
 
+    /// Whether a caller set a notice handler (a pool clears it when the connection returns).
+    bool has_notice_handler() const noexcept { return has_notice_handler_.load(std::memory_order_relaxed); }
+
     void set_notice_handler(std::function<void(const notice&)> h) {
+        has_notice_handler_.store(static_cast<bool>(h), std::memory_order_relaxed);
         boost::asio::post(strand_, [self = shared_from_this(), h = std::move(h)]() mutable {
             self->notice_handler_ = std::move(h);
         });
@@ -786,6 +790,7 @@ private:
     std::vector<boost::asio::any_completion_handler<void(boost::system::error_code)>> close_waiters_;
     boost::system::error_code close_result_;
     std::function<void(const notice&)> notice_handler_;
+    std::atomic<bool> has_notice_handler_{false};  ///< set by a caller: a pool clears it on return
     std::weak_ptr<notification_sink> sink_;
     std::vector<notification> notifying_;
     bool lost_reported_ = false;

@@ -167,8 +167,10 @@ public:
         });
     }
 
-    /// A lent slot comes back (any thread).
+    /// A lent slot comes back (any thread). A notice handler the borrower set goes: it
+    /// would receive the next borrower's notices, and may capture what died with its scope.
     void release(pooled_slot* s, bool keep_session) {
+        if (s->conn->c.has_notice_handler()) s->conn->c.set_notice_handler(nullptr);
         boost::asio::post(strand_, [self = shared_from_this(), s, keep_session] {
             self->state_.release(s, pool_clock::now(), keep_session);
             self->drain();

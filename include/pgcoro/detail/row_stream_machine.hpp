@@ -16,6 +16,7 @@
 #pragma once
 
 #include <pgcoro/detail/params.hpp>
+#include <pgcoro/detail/sql_keywords.hpp>
 #include <pgcoro/diagnostics.hpp>
 #include <pgcoro/error.hpp>
 
@@ -33,9 +34,19 @@ public:
 
     explicit row_stream_machine(Wire& wire) : wire_(&wire) {}
 
-    /// Sends the query; `chunk`: rows per result where libpq can (>= 17).
+    /// Sends the query; `chunk`: rows per result where libpq can (>= 17). A COPY with the
+    /// client is refused before anything is sent (errc::invalid_argument; the connection
+    /// goes on): its rows would come in COPY mode, which a row stream cannot leave.
     void begin(const std::string& sql, encoded_params& params, int chunk) {
         started_ = true;
+        if (might_begin_with_copy(sql) && copies_with_client(sql)) {
+            ec_ = make_error_code(errc::invalid_argument);
+            diag_ = {};
+            diag_.message = "a row stream cannot run COPY FROM STDIN / TO STDOUT: use copy_out() / copy_out_raw() "
+                            "(or copy_in()) for it";
+            done_ = true;
+            return;
+        }
         if (!wire_->send_params(sql, params) || !wire_->send_sync() || !wire_->set_row_mode(chunk)) return fail_wire();
         flush();
     }
@@ -96,7 +107,7 @@ public:
                 }
                 break;
             }
-            default:  // COPY: the protocol cannot go on from here
+            default:  // COPY (begin() refuses it; a function running COPY gets here): lost
                 broken_ = "a row stream got a COPY result (use copy_in / copy_out for COPY)";
                 return;
             }

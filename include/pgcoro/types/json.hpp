@@ -4,6 +4,7 @@
 // Without it, json and jsonb columns read as std::string (their text).
 #pragma once
 
+#include <pgcoro/types/text.hpp>
 #include <pgcoro/types/traits.hpp>
 
 #include <boost/json/parse.hpp>
@@ -24,12 +25,8 @@ struct type_traits<boost::json::value> {
         out += boost::json::serialize(v);
     }
     static boost::json::value decode(oid_t o, std::string_view b) {
-        if (o == oids::jsonb) {
-            if (b.empty() || b[0] != 1) throw value_error("jsonb: unknown binary format version");
-            b.remove_prefix(1);
-        }
         boost::system::error_code ec;
-        boost::json::value v = boost::json::parse(b, ec);
+        boost::json::value v = boost::json::parse(detail::json_text(o, b), ec);
         if (ec) throw value_error("json: " + ec.message());
         return v;
     }

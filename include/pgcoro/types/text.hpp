@@ -14,6 +14,16 @@ inline bool is_text_oid(oid_t o) noexcept {
     return o == oids::text || o == oids::varchar || o == oids::bpchar || o == oids::name ||
            o == oids::unknown;
 }
+
+/// The JSON text of a json or jsonb value's binary form (jsonb: a version byte, 1, first);
+/// other types' bytes as they are.
+inline std::string_view json_text(oid_t o, std::string_view b) {
+    if (o == oids::jsonb) {
+        if (b.empty() || b[0] != 1) throw value_error("jsonb: unknown binary format version");
+        b.remove_prefix(1);
+    }
+    return b;
+}
 }  // namespace detail
 
 /// std::string reads text, varchar, char(n), name, "char", json / jsonb / xml (as their
@@ -32,14 +42,7 @@ struct type_traits<std::string> {
                t.kind() == type_kind::enumeration || t.is("citext");
     }
     static void encode(const std::string& v, std::string& out) { out.append(v); }
-    static std::string decode(const pg_type& t, std::string_view b) {
-        oid_t o = t.oid();
-        if (o == oids::jsonb) {
-            if (b.empty() || b[0] != 1) throw value_error("jsonb: unknown binary format version");
-            b.remove_prefix(1);
-        }
-        return std::string(b);
-    }
+    static std::string decode(const pg_type& t, std::string_view b) { return std::string(detail::json_text(t.oid(), b)); }
 };
 
 /// Sent as text. Read (the columns std::string reads) only from a pgcoro::result
@@ -54,13 +57,7 @@ struct type_traits<std::string_view> {
     static constexpr bool borrows = true;
     static bool accepts(const pg_type& t) noexcept { return type_traits<std::string>::accepts(t); }
     static void encode(std::string_view v, std::string& out) { out.append(v); }
-    static std::string_view decode(const pg_type& t, std::string_view b) {
-        if (t.oid() == oids::jsonb) {
-            if (b.empty() || b[0] != 1) throw value_error("jsonb: unknown binary format version");
-            b.remove_prefix(1);
-        }
-        return b;
-    }
+    static std::string_view decode(const pg_type& t, std::string_view b) { return detail::json_text(t.oid(), b); }
 };
 
 /// Parameters only: a NUL-terminated string (string literals decay to this). A null
