@@ -7,6 +7,8 @@
 //   3  the database refused or a migration failed (the message says which file and line)
 //   4  could not connect
 //   5  timed out waiting for another migrator's lock
+#include "diff/command.hpp"
+
 #include <pgcoro/migrator.hpp>
 #include <pgcoro/pgcoro.hpp>
 
@@ -62,6 +64,8 @@ struct settings {
     bool exit_code = false;
     // new
     std::string new_name;
+    // diff
+    pgcoro_tools::diff::diff_settings diff;
     // schema-doc
     std::string output;
     std::vector<std::string> schemas;
@@ -76,14 +80,7 @@ private:
     int code_;
 };
 
-std::string utc_stamp(const char* format) {
-    std::time_t t = std::time(nullptr);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[64];
-    std::strftime(buf, sizeof buf, format, &tm);
-    return buf;
-}
+using pgcoro_tools::diff::detail::utc_stamp;
 
 std::string format_time(const pgcoro::timestamptz& t) {
     return fmt::format("{:%Y-%m-%d %H:%M:%S} UTC", std::chrono::floor<std::chrono::seconds>(t));
@@ -243,6 +240,11 @@ asio::awaitable<int> cmd_down(const settings& s) {
     pgcoro::migration_report r;
     if (s.to) r = co_await pgcoro::migrate_down_to(conn, set, *s.to, opt);
     else r = co_await pgcoro::migrate_down(conn, set, s.all ? static_cast<std::size_t>(-1) : s.steps, opt);
+    if (s.dry_run) {
+        if (r.planned.empty()) std::printf("nothing to roll back; database at version %s\n", version_text(r.version).c_str());
+        for (const auto& p : r.planned) std::printf("would revert %s\n", p.file.c_str());
+        co_return ok;
+    }
     print_report(r, "reverted");
     co_return ok;
 }
@@ -322,6 +324,11 @@ asio::awaitable<int> cmd_seed(const settings& s) {
     auto seeds = load_seeds(s);
     auto conn = co_await connect(s);
     auto r = co_await pgcoro::run_seeds(conn, seeds, options_of(s));
+    if (s.dry_run) {
+        if (r.planned.empty()) std::printf("nothing to do: every seed is unchanged since it last ran\n");
+        for (const auto& p : r.planned) std::printf("would run seed %s\n", p.file.c_str());
+        co_return ok;
+    }
     std::printf("ran %zu of %zu seed(s) (the others are unchanged since they last ran)\n", r.seeded.size(), seeds.size());
     co_return ok;
 }
@@ -331,8 +338,7 @@ int cmd_new(const settings& s) {
         throw cli_error(usage, "NAME '" + s.new_name + "': use letters, digits, '_' and '-'");
     fs::create_directories(s.dir);
     auto set = load_migrations(s);  // also checks that the directory is valid
-    std::int64_t version = std::stoll(utc_stamp("%Y%m%d%H%M%S"));
-    if (!set.empty() && set.items().back().version >= version) version = set.items().back().version + 1;
+    std::int64_t version = pgcoro_tools::diff::detail::next_version(set);
     std::string stem = std::to_string(version) + "_" + s.new_name;
     fs::path up = fs::path(s.dir) / (stem + ".up.sql");
     fs::path down = fs::path(s.dir) / (stem + ".down.sql");
@@ -342,6 +348,18 @@ int cmd_new(const settings& s) {
     if (!fs::exists(up) || !fs::exists(down)) throw cli_error(failed, "cannot write into " + s.dir);
     std::printf("created %s\ncreated %s\n", up.c_str(), down.c_str());
     return ok;
+}
+
+// ---- diff --------------------------------------------------------------------------------
+
+asio::awaitable<int> cmd_diff(const settings& s) {
+    auto set = load_migrations(s);  // also checks the directory
+    auto d = s.diff;
+    d.dir = s.dir;
+    d.history = s.table;
+    d.seeds = s.seeds_table;
+    d.quiet = s.quiet;
+    co_return co_await pgcoro_tools::diff::run_diff(d, set);
 }
 
 // ---- schema-doc --------------------------------------------------------------------------
@@ -488,13 +506,22 @@ int main(int argc, char** argv) {
     all->excludes(steps);
     to->excludes(steps);
     to->excludes(all);
+    down->add_flag("--dry-run", s.dry_run, "show what would be rolled back; change nothing");
     app.add_subcommand("redo", "roll back the newest migration and apply it again");
     auto* status = app.add_subcommand("status", "list migrations: applied (when), pending, changed");
     status->add_flag("--exit-code", s.exit_code, "exit 1 when anything is pending or drifted");
     auto* make = app.add_subcommand("new", "create a timestamped up/down pair in --dir");
     make->add_option("NAME", s.new_name, "what the migration does, e.g. add_invoices")->required();
-    app.add_subcommand("seed", "run new or changed seeds (--seeds DIR)");
+    auto* seed = app.add_subcommand("seed", "run new or changed seeds (--seeds DIR)");
+    seed->add_flag("--dry-run", s.dry_run, "show which seeds would run; change nothing");
     app.add_subcommand("verify", "check the files, and that the database agrees with them");
+    auto* diff = app.add_subcommand("diff", "draft an up/down pair from the difference between the migrations and a "
+                                            "schema file (--check: only report it)");
+    diff->add_option("--to", s.diff.schema, "the schema file: SQL that creates the schema as it should be")->required();
+    diff->add_option("--name", s.diff.name, "the new migration's name (default: schema_diff)");
+    diff->add_flag("--check", s.diff.check, "write nothing; exit 1 and print the differences when there are any");
+    diff->add_flag("--allow-destructive", s.diff.allow_destructive,
+                   "write steps that lose data (DROP TABLE, DROP COLUMN, narrowing types) instead of commenting them out");
     auto* doc = app.add_subcommand("schema-doc", "print the schema as Markdown, from the catalog");
     doc->add_option("-o,--output", s.output, "write to this file instead of stdout");
     doc->add_option("--schema", s.schemas, "document only these schemas");
@@ -507,7 +534,13 @@ int main(int argc, char** argv) {
     }
     // Not on the command line: PGCORO_DATABASE_URL wins over DATABASE_URL, as in
     // pool_config::from_env(). (CLI11's envname would count DATABASE_URL as given.)
-    if (app.count("--database-url") == 0) {
+    // diff makes throwaway databases: only on a server named for that (--database-url on
+    // the command line, or $PGCORO_DIFF_DATABASE_URL), never on the application's.
+    if (app.get_subcommands().front()->get_name() == "diff") {
+        s.diff.url = s.url;
+        if (app.count("--database-url") == 0)
+            if (const char* u = std::getenv("PGCORO_DIFF_DATABASE_URL")) s.diff.url = u;
+    } else if (app.count("--database-url") == 0) {
         for (const char* name : {"PGCORO_DATABASE_URL", "DATABASE_URL"}) {
             if (const char* u = std::getenv(name); u && *u) {
                 s.url = u;
@@ -531,6 +564,7 @@ int main(int argc, char** argv) {
                 if (command == "status") co_return co_await cmd_status(s);
                 if (command == "verify") co_return co_await cmd_verify(s);
                 if (command == "seed") co_return co_await cmd_seed(s);
+                if (command == "diff") co_return co_await cmd_diff(s);
                 co_return co_await cmd_schema_doc(s);
             },
             [&](std::exception_ptr e, int r) {
@@ -540,6 +574,9 @@ int main(int argc, char** argv) {
         io.run();
         if (failure) std::rethrow_exception(failure);
         return rc;
+    } catch (const pgcoro_tools::diff::diff_usage& e) {
+        std::fprintf(stderr, "\nerror: %s\n", e.what());
+        return usage;
     } catch (const cli_error& e) {
         std::fprintf(stderr, "\nerror: %s\n", e.what());
         return e.code();

@@ -249,14 +249,6 @@ struct query_files {
     std::vector<std::pair<std::string, std::string>> files;  ///< relative path, content
 };
 
-inline std::string read_file(const std::filesystem::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    if (!in) throw tool_error("cannot read " + p.string());
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
 inline query_files load_queries(const std::filesystem::path& dir) {
     namespace fs = std::filesystem;
     if (!fs::is_directory(dir)) throw tool_error("the queries directory " + dir.string() + " does not exist");
