@@ -112,6 +112,7 @@ message(STATUS "ok: an offline build needs no server")
 #    gives the same descriptions as the test cluster.
 file(COPY_FILE "${SOURCE}/tests/queries/descriptions.json" "${WORK_DIR}/own.json")
 file(APPEND "${WORK_DIR}/own.json" " ")  # different bytes: prepare must rewrite it
+execute_process(COMMAND date +%s.%N OUTPUT_VARIABLE own_started OUTPUT_STRIP_TRAILING_WHITESPACE)
 execute_process(COMMAND ${CMAKE_COMMAND} -E env --unset=PGCORO_QUERIES_DATABASE_URL
                         "${TOOL}" prepare --queries "${SOURCE}/tests/queries/sql" --migrations "${migrations}"
                         --descriptions "${WORK_DIR}/own.json"
@@ -119,6 +120,7 @@ execute_process(COMMAND ${CMAKE_COMMAND} -E env --unset=PGCORO_QUERIES_DATABASE_
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "prepare on a throwaway cluster: exit ${rc}\n${o}${e}")
 endif()
+execute_process(COMMAND date +%s.%N OUTPUT_VARIABLE own_ended OUTPUT_STRIP_TRAILING_WHITESPACE)
 expect_in("${e}" "on a throwaway cluster in /tmp/pgcoro-tmp-" "the tool's own cluster")
 file(READ "${WORK_DIR}/own.json" mine)
 file(READ "${SOURCE}/tests/queries/descriptions.json" committed)
@@ -132,9 +134,18 @@ endif()
 message(STATUS "ok: a throwaway cluster of its own, stopped and deleted")
 
 # 7. Killed part way (a CI timeout, Ctrl-C in a build): its own cluster still stops and
-#    goes, whether the signal comes during initdb, the server's start or describing.
+#    goes, whether the signal comes during initdb, the server's start, describing or the
+#    cleanup itself. The moments are fractions of the whole run just measured (the
+#    machine's speed varies), the last ones inside its stop and delete.
+execute_process(COMMAND awk "BEGIN { d = ${own_ended} - ${own_started};
+                                    for (i = 1; i <= 9; ++i) printf \"%.2f;\", d * i / 10;
+                                    printf \"%.2f;%.2f\", d * 0.95, d * 0.98 }"
+                OUTPUT_VARIABLE moments)
+if(NOT moments MATCHES "^([0-9]+[.][0-9][0-9];)+[0-9]+[.][0-9][0-9]$" OR moments MATCHES "(^|;)0[.]00")
+  message(FATAL_ERROR "no moments to kill at from a run of ${own_started} to ${own_ended}: '${moments}'")
+endif()
 file(GLOB before LIST_DIRECTORIES true "/tmp/pgcoro-tmp-*")
-foreach(after_s 0.4 1.0 1.6 2.5)
+foreach(after_s ${moments})
   execute_process(COMMAND ${CMAKE_COMMAND} -E env --unset=PGCORO_QUERIES_DATABASE_URL
                           timeout -s TERM ${after_s} "${TOOL}" prepare -q --queries "${SOURCE}/tests/queries/sql"
                           --migrations "${migrations}" --descriptions "${WORK_DIR}/killed.json"
