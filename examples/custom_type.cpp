@@ -69,7 +69,12 @@ asio::awaitable<void> demo(std::string url) {
     std::vector<point> path{{0, 0}, {1, 1}};
     auto n = co_await conn.query_one<std::int32_t>("select cardinality($1)", path);
     std::printf("path of %d points\n", n);
-    if (back != p || places.size() != 2 || n != 2) throw std::runtime_error("custom type example failed");
+    // point[] comes back as std::vector<point> (std::vector<std::optional<point>> when it
+    // may hold NULLs).
+    auto ring = co_await conn.query_one<std::vector<point>>("select array[point(0, 0), point(1, 1), $1]", p);
+    std::printf("ring of %zu points, the last (%g, %g)\n", ring.size(), ring.back().x, ring.back().y);
+    if (back != p || places.size() != 2 || n != 2 || ring.size() != 3 || ring.back() != p)
+        throw std::runtime_error("custom type example failed");
 }
 
 int main() {

@@ -66,7 +66,7 @@ struct cluster_config {
 
 /// What the last replica check found.
 struct replica_status {
-    /// The check reached a replica (and it was within max_lag): reads go there.
+    /// The check reached a replica in recovery (and it was within max_lag): reads go there.
     bool usable = false;
     /// How far the replica's replay is behind: 0 when it is streaming from its primary and
     /// has replayed everything received, else the age of the last transaction it replayed
@@ -76,7 +76,8 @@ struct replica_status {
     /// pg_read_all_stats see: for other roles a replica that replayed all it received
     /// counts as current.)
     std::optional<std::chrono::milliseconds> lag;
-    /// The replica turned out not to be in recovery (promoted, or a primary listed).
+    /// The replica turned out not to be in recovery (promoted, or a primary listed): not
+    /// usable, reads go to the primary pool.
     bool is_primary = false;
     std::uint64_t checks = 0, failures = 0;
     /// Why the last check failed (never holds a password); empty after a success.
@@ -108,8 +109,8 @@ public:
     pool& primary() noexcept { return state_->primary; }
     pool& replicas() noexcept { return state_->replicas; }
 
-    /// Where reads go now: the replica pool while its last check succeeded (within
-    /// max_lag), else the primary. A read that must see its own writes belongs on
+    /// Where reads go now: the replica pool while its last check reached a server in
+    /// recovery (within max_lag), else the primary. A read that must see its own writes belongs on
     /// primary(): replication is asynchronous.
     pool& reader() noexcept { return state_->usable.load(std::memory_order_acquire) ? state_->replicas : state_->primary; }
 
@@ -119,7 +120,6 @@ public:
     /// error after the transaction began is fn's and is rethrown as it is.
     template <class F>
     auto read_transaction(F fn) -> std::invoke_result_t<F, pgcoro::transaction&> {
-        using R = typename std::invoke_result_t<F, pgcoro::transaction&>::value_type;
         std::shared_ptr<state> s = state_;  // the cluster may go while this runs
         transaction_options ro;
         ro.read_only = true;
@@ -137,16 +137,7 @@ public:
             if (fall_back) s->usable.store(false, std::memory_order_release);
         }
         if (!tx) tx.emplace(co_await s->primary.begin(ro));
-        auto body = [&] { return fn(*tx); };
-        auto roll_back = [&] { return tx->rollback(); };
-        if constexpr (std::is_void_v<R>) {
-            co_await detail::run_or_undo(body, roll_back);
-            co_await tx->commit();
-        } else {
-            R value = co_await detail::run_or_undo(body, roll_back);
-            co_await tx->commit();
-            co_return value;
-        }
+        co_return co_await detail::commit_or_roll_back(*tx, fn);
     }
 
     /// A snapshot of the last replica check; from any thread.
@@ -233,7 +224,10 @@ private:
                     st.is_primary = !r.in_recovery;
                     st.lag = std::chrono::milliseconds(
                         static_cast<long long>(r.in_recovery && r.lag_seconds ? *r.lag_seconds * 1000.0 : 0.0));
-                    st.usable = s->cfg.max_lag.count() == 0 || *st.lag <= s->cfg.max_lag;
+                    // A primary is never read as a replica: it may be a standby promoted
+                    // apart from the cluster (another timeline); the primary pool's hosts
+                    // decide which primary is current.
+                    st.usable = !st.is_primary && (s->cfg.max_lag.count() == 0 || *st.lag <= s->cfg.max_lag);
                 } else {
                     ++st.failures;
                     st.last_error = std::move(r.error);

@@ -3,11 +3,11 @@
 
 #include <pgcoro/detail/pool_impl.hpp>
 #include <pgcoro/detail/spawn_completion.hpp>
-#include <pgcoro/detail/undo.hpp>
 #include <pgcoro/pool_config.hpp>
 #include <pgcoro/pool_stats.hpp>
 #include <pgcoro/pooled_connection.hpp>
 #include <pgcoro/query_surface.hpp>
+#include <pgcoro/row_stream.hpp>
 #include <pgcoro/statement.hpp>
 #include <pgcoro/transaction.hpp>
 
@@ -20,9 +20,13 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <exception>
 #include <memory>
 #include <optional>
+#include <ranges>
+#include <string>
+#include <string_view>
 #include <type_traits>
 
 namespace pgcoro {
@@ -46,8 +50,8 @@ struct ping_result {
 /// pipeline has been stuck longer than pipeline_stall_after), each statement still in
 /// its own implicit transaction. Only statements that cannot change the session share
 /// (leading keyword SELECT, INSERT, UPDATE, DELETE, WITH, VALUES, TABLE, MERGE, SHOW);
-/// any other runs on a connection alone. acquire() and transactions always get a
-/// connection alone.
+/// any other runs on a connection alone. acquire(), transactions, stream() and
+/// copy_in() always get a connection alone.
 ///
 /// What comes back is cleaned before anyone else gets it. A connection handed out by
 /// acquire() or used for a transaction (unless returned with return_without_reset()),
@@ -131,6 +135,65 @@ public:
         return async_batch_impl(std::move(statements), &diag, std::forward<Token>(token));
     }
 
+    /// The rows of a query in batches, in bounded memory (see pgcoro::row_stream), on a
+    /// connection of the pool's alone: the stream holds it until the stream is
+    /// destroyed, then it goes back and is reset (as acquire()'s are) before anyone else
+    /// gets it.
+    /// The parameters are encoded at the call (an encoding error comes with the first
+    /// read, errc::encode_error); the query starts with the first read. Throws as
+    /// acquire() (errc::pool_timeout, errc::pool_closed).
+    template <class T, parameter... Args>
+    boost::asio::awaitable<row_stream<T>> stream(std::string_view sql, const Args&... args) {
+        return stream_impl<T>(impl_, detail::make_op(sql, args...));
+    }
+
+    /// stream() as an asynchronous operation. Signature: void(error_code, row_stream<T>).
+    /// Executor: the token's associated one (the pool's strand when it has none).
+    /// Cancellation: terminal, partial and total, while waiting for the connection
+    /// (operation_aborted). Errors as stream(); `diag` gets the message.
+    template <class T, class Token>
+    auto async_stream(statement st, Token&& token) {
+        return async_spawned<row_stream<T>>(stream_impl<T>(impl_, std::move(st).take()), nullptr,
+                                            std::forward<Token>(token));
+    }
+    template <class T, class Token>
+    auto async_stream(statement st, diagnostics& diag, Token&& token) {
+        return async_spawned<row_stream<T>>(stream_impl<T>(impl_, std::move(st).take()), &diag,
+                                            std::forward<Token>(token));
+    }
+
+    /// Loads a range of rows with a binary COPY on a connection of the pool's alone (see
+    /// connection::copy_in: T is checked against the columns first; all or nothing);
+    /// returns the rows loaded. An rvalue range is moved in and kept; an lvalue one is
+    /// referred to and must stay valid until completion. Throws as acquire() and as
+    /// connection::copy_in.
+    template <std::ranges::viewable_range Range>
+        requires std::ranges::input_range<Range>
+    boost::asio::awaitable<std::uint64_t> copy_in(std::string target, Range&& rows) {
+        return copy_in_impl(impl_, std::move(target), std::views::all(std::forward<Range>(rows)));
+    }
+
+    /// copy_in() as an asynchronous operation. Signature: void(error_code, std::uint64_t).
+    /// Executor: the token's associated one (the pool's strand when it has none).
+    /// Cancellation: terminal, partial and total, while waiting for the connection and
+    /// during the COPY, which is then given up: nothing is loaded, unless all the data was
+    /// sent already (then the server's outcome). Errors as copy_in(); `diag` gets the
+    /// server's diagnostics.
+    template <std::ranges::viewable_range Range, class Token>
+        requires std::ranges::input_range<Range>
+    auto async_copy_in(std::string target, Range&& rows, Token&& token) {
+        return async_spawned<std::uint64_t>(
+            copy_in_impl(impl_, std::move(target), std::views::all(std::forward<Range>(rows))), nullptr,
+            std::forward<Token>(token));
+    }
+    template <std::ranges::viewable_range Range, class Token>
+        requires std::ranges::input_range<Range>
+    auto async_copy_in(std::string target, Range&& rows, diagnostics& diag, Token&& token) {
+        return async_spawned<std::uint64_t>(
+            copy_in_impl(impl_, std::move(target), std::views::all(std::forward<Range>(rows))), &diag,
+            std::forward<Token>(token));
+    }
+
     /// BEGIN (with options) on a pooled connection; see transaction.
     boost::asio::awaitable<pgcoro::transaction> begin(transaction_options options = {}) {
         return begin_impl(impl_, std::move(options));
@@ -140,20 +203,8 @@ public:
     /// ROLLBACK when it throws or is cancelled (then rethrows). Returns fn's value.
     template <class F>
     auto transaction(F fn, transaction_options options = {}) -> std::invoke_result_t<F, pgcoro::transaction&> {
-        using R = typename std::invoke_result_t<F, pgcoro::transaction&>::value_type;
         pgcoro::transaction tx = co_await begin_impl(impl_, std::move(options));
-        auto body = [&] { return fn(tx); };
-        // Even when cancelled. If the ROLLBACK cannot be sent, the pool rolls back when
-        // the connection comes back.
-        auto roll_back = [&] { return tx.rollback(); };
-        if constexpr (std::is_void_v<R>) {
-            co_await detail::run_or_undo(body, roll_back);
-            co_await tx.commit();
-        } else {
-            R value = co_await detail::run_or_undo(body, roll_back);
-            co_await tx.commit();
-            co_return value;
-        }
+        co_return co_await detail::commit_or_roll_back(tx, fn);
     }
 
     /// Retries (SELECT 1 through the pool) with exponential backoff until the database
@@ -226,6 +277,41 @@ private:
             token, std::move(impl), kind);
         if (ec) throw pgcoro::error(ec, message.empty() ? ec.message() : message);
         co_return pooled_connection(std::move(lease));
+    }
+
+    template <class T>
+    static boost::asio::awaitable<row_stream<T>> stream_impl(std::shared_ptr<detail::pool_impl> impl,
+                                                             std::shared_ptr<detail::exec_op> op) {
+        // session: a stream's command tag is not followed, so the connection is reset.
+        auto c = co_await acquire_impl(std::move(impl), detail::request_kind::session);
+        auto conn = detail::connection_access::impl(*c);
+        co_return row_stream<T>(std::move(conn), std::move(op), 1024, std::make_shared<pooled_connection>(std::move(c)));
+    }
+
+    /// `rows` a view (views::all of the caller's range), held by the coroutine's frame.
+    template <class View>
+    static boost::asio::awaitable<std::uint64_t> copy_in_impl(std::shared_ptr<detail::pool_impl> impl,
+                                                              std::string target, View rows) {
+        auto c = co_await acquire_impl(std::move(impl), detail::request_kind::alone);
+        co_return co_await c->copy_in(std::move(target), rows);
+    }
+
+    /// A coroutine as an asynchronous operation on the pool's strand, completing with
+    /// (error_code, R) (see spawn_completion); total cancellation reaches it.
+    template <class R>
+    static boost::asio::awaitable<R> with_total_cancellation(boost::asio::awaitable<R> work) {
+        co_await boost::asio::this_coro::reset_cancellation_state(boost::asio::enable_total_cancellation());
+        co_return co_await std::move(work);
+    }
+    template <class R, class Token>
+    auto async_spawned(boost::asio::awaitable<R> work, diagnostics* diag, Token&& token) {
+        return boost::asio::async_initiate<Token, void(boost::system::error_code, R)>(
+            [](auto handler, detail::connection_strand strand, boost::asio::awaitable<R> work,
+               diagnostics* diag) {
+                boost::asio::co_spawn(strand, with_total_cancellation(std::move(work)),
+                                      detail::spawn_completion<decltype(handler), R>{std::move(handler), diag});
+            },
+            token, impl_->strand(), std::move(work), diag);
     }
 
     template <class Token>

@@ -19,7 +19,8 @@
 namespace pgcoro {
 
 
-/// The rows of one query, read in batches: `connection::stream<T>(sql, args...)`.
+/// The rows of one query, read in batches: `connection::stream<T>(sql, args...)`, or
+/// `pool::stream<T>(sql, args...)` (a pooled connection held until the stream goes).
 ///
 ///     auto rows = conn.stream<order>("select ... from orders where tenant = $1", tenant);
 ///     std::vector<order> batch;
@@ -42,11 +43,25 @@ template <class T>
 class row_stream {
 public:
     row_stream() = default;
-    row_stream(std::shared_ptr<detail::connection_impl> impl, std::shared_ptr<detail::exec_op> op, int chunk_rows)
-        : h_(impl, prepared(std::move(op)),
+    /// (Made by connection::stream and pool::stream.) `owner`, when given, is kept until
+    /// the stream goes: pool::stream's pooled connection.
+    row_stream(std::shared_ptr<detail::connection_impl> impl, std::shared_ptr<detail::exec_op> op, int chunk_rows,
+               std::shared_ptr<void> owner = nullptr)
+        : owner_(std::move(owner)),
+          h_(impl, prepared(std::move(op)),
              impl ? std::make_shared<detail::stream_task<T>>(impl->strand(), chunk_rows) : nullptr) {}
     // Moving hands the query over; destroying it before the end cancels the query and
-    // drops the rest (never blocks).
+    // drops the rest (never blocks), then lets its owner go.
+    row_stream(row_stream&&) noexcept = default;
+    row_stream& operator=(row_stream&& o) noexcept {
+        if (this != &o) {
+            h_ = std::move(o.h_);  // gives up the query this one held first
+            owner_ = std::move(o.owner_);
+            batch_ = o.batch_;
+        }
+        return *this;
+    }
+    ~row_stream() { h_.abandon(); }  // before owner_ goes
 
     /// Rows per read at most (default 1,000; at least 1). A read completes as soon as it
     /// has rows and no more are buffered, so batches may be smaller.
@@ -98,6 +113,7 @@ private:
         return op;
     }
 
+    std::shared_ptr<void> owner_;  // declared first: destroyed after h_
     detail::task_handle<detail::stream_task<T>> h_;
     std::size_t batch_ = 1000;
 };

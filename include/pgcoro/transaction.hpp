@@ -160,4 +160,27 @@ private:
     int savepoints_ = 0;
 };
 
+namespace detail {
+
+/// `fn(tx)`, then COMMIT; ROLLBACK when fn throws or is cancelled, then rethrows (see
+/// run_or_undo). Returns fn's value. What pool::transaction and
+/// cluster::read_transaction run once they have begun.
+template <class F>
+auto commit_or_roll_back(pgcoro::transaction& tx, F& fn) -> std::invoke_result_t<F, pgcoro::transaction&> {
+    using R = typename std::invoke_result_t<F, pgcoro::transaction&>::value_type;
+    auto body = [&] { return fn(tx); };
+    // Even when cancelled. If the ROLLBACK cannot be sent, the pool rolls back when the
+    // connection comes back.
+    auto roll_back = [&] { return tx.rollback(); };
+    if constexpr (std::is_void_v<R>) {
+        co_await run_or_undo(body, roll_back);
+        co_await tx.commit();
+    } else {
+        R value = co_await run_or_undo(body, roll_back);
+        co_await tx.commit();
+        co_return value;
+    }
+}
+
+}  // namespace detail
 }  // namespace pgcoro

@@ -362,3 +362,35 @@ TEST_CASE("a second read while one is pending is refused; the first goes on", "[
         CHECK(rest == 10);
     });
 }
+
+TEST_CASE("a deferred read follows its stream when it moves, and fails once the stream is given up", "[stream]") {
+    run([](asio::io_context&) -> asio::awaitable<void> {
+        auto c = co_await connect();
+        std::vector<int> batch;
+        // Made, the stream moved, then started: it reads the query the stream now holds.
+        auto s = c.stream<int>("select i from generate_series(1, 10) i");
+        s.set_batch_size(3);
+        auto later = s.async_read(batch, asio::deferred);
+        auto moved = std::move(s);
+        std::size_t total = co_await std::move(later)(asio::use_awaitable);
+        CHECK(total > 0);
+        CHECK(total <= 3);
+        while (std::size_t n = co_await moved.read(batch)) total += n;
+        CHECK(total == 10);
+
+        // Made, the stream destroyed before it starts: connection_closed, nothing sent.
+        auto s2 = c.stream<int>("select pg_sleep(30)::text::int");
+        auto orphan = s2.async_read(batch, asio::deferred);
+        { auto gone = std::move(s2); }
+        auto [ec, n] = co_await std::move(orphan)(asio::as_tuple(asio::use_awaitable));
+        CHECK(ec == errc::connection_closed);
+        CHECK(n == 0);
+        // Had the 30 s query gone out, this would wait behind it (the timer would win).
+        asio::steady_timer limit(co_await asio::this_coro::executor, std::chrono::seconds(10));
+        auto next = co_await (c.query_one<int>("select 7") || limit.async_wait(asio::use_awaitable));
+        REQUIRE(next.index() == 0);
+        CHECK(std::get<0>(next) == 7);
+        auto state = co_await backend_state(c.backend_pid());
+        CHECK(state == "idle");
+    });
+}

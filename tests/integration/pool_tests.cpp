@@ -112,6 +112,81 @@ TEST_CASE("a borrower's notice handler goes when the connection goes back", "[po
     });
 }
 
+TEST_CASE("pool.stream holds its connection until the stream goes; pool.copy_in loads rows", "[pool][stream][copy]") {
+    run([](asio::io_context& io) -> asio::awaitable<void> {
+        pgcoro::pool db(io.get_executor(), config(1));
+        std::vector<std::int64_t> batch;
+        {
+            std::int64_t limit = 5000;
+            auto s = co_await db.stream<std::int64_t>("select i from generate_series(1, $1) i", limit);
+            s.set_batch_size(700);
+            std::int64_t sum = 0, n = 0;
+            while (std::size_t k = co_await s.read(batch)) {
+                n += static_cast<std::int64_t>(k);
+                for (auto v : batch) sum += v;
+            }
+            CHECK(n == 5000);
+            CHECK(sum == 5000LL * 5001 / 2);
+            // Read to its end, the stream still holds the pool's only connection: a helper
+            // waits (the timer wins).
+            CHECK(db.stats().in_use == 1);
+            auto busy = co_await (db.query_one<int>("select 1") || sleep_for(std::chrono::milliseconds(300)));
+            CHECK(busy.index() == 1);
+        }
+        auto one = co_await db.query_one<int>("select 1");  // it went back
+        CHECK(one == 1);
+
+        // Left early: the query is cancelled, the connection comes back and is clean.
+        {
+            auto s = co_await db.stream<std::int64_t>("select i from generate_series(1, 100000000) i");
+            auto k = co_await s.read(batch);
+            CHECK(k > 0);
+        }
+        auto two = co_await db.query_one<int>("select 2");
+        CHECK(two == 2);
+        CHECK(db.stats().discarded == 0);
+
+        // The token forms.
+        {
+            auto [ec, s] = co_await db.async_stream<int>(pgcoro::statement("select generate_series(1, 3)"),
+                                                         asio::as_tuple(asio::use_awaitable));
+            REQUIRE(!ec);
+            std::vector<int> small;
+            std::size_t got = 0;
+            while (std::size_t k = co_await s.read(small)) got += k;
+            CHECK(got == 3);
+        }
+
+        const std::string table = unique_name("pooled_copy");
+        co_await db.execute("create table " + table + " (id int8, name text)");
+        std::vector<std::tuple<std::int64_t, std::string>> rows;
+        rows.emplace_back(1, "a");
+        rows.emplace_back(2, "b");
+        rows.emplace_back(3, "c");
+        auto loaded = co_await db.copy_in(table, rows);
+        CHECK(loaded == 3);
+        auto count = co_await db.query_one<std::int64_t>("select count(*) from " + table);
+        CHECK(count == 3);
+        // A row type that does not fit: refused before anything is sent; the pool goes on.
+        std::vector<std::tuple<std::string>> wrong;
+        wrong.emplace_back("x");
+        auto bad = co_await expect_error(db.copy_in(table, wrong));
+        CHECK(bad.code() == errc::column_count_mismatch);
+        pgcoro::diagnostics diag;
+        auto [ec, loaded_again] = co_await db.async_copy_in(table, rows, diag, asio::as_tuple(asio::use_awaitable));
+        CHECK(!ec);
+        CHECK(loaded_again == 3);
+        auto [bad_ec, none] = co_await db.async_copy_in(table, wrong, diag, asio::as_tuple(asio::use_awaitable));
+        CHECK(bad_ec == errc::column_count_mismatch);
+        CHECK(none == 0);
+        CHECK_FALSE(diag.message.empty());
+        auto still = co_await db.query_one<std::int64_t>("select count(*) from " + table);
+        CHECK(still == 6);
+        co_await db.execute("drop table " + table);
+        db.close();
+    });
+}
+
 TEST_CASE("an exhausted pool times out within acquire_timeout", "[pool][pooler]") {
     run([](asio::io_context& io) -> asio::awaitable<void> {
         auto cfg = config(2);

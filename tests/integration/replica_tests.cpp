@@ -117,6 +117,25 @@ TEST_CASE("a cluster sends reads to the standby, falls back to the primary, and 
         CHECK_FALSE(on_standby);
         db.close();
     });
+
+    // A primary among the replicas (listed by mistake, or a standby promoted on its own):
+    // not in recovery, so reads stay on the primary pool, whose hosts decide which
+    // primary is current (a split-off promoted standby is on a timeline of its own).
+    run([&](asio::io_context& io) -> asio::awaitable<void> {
+        pgcoro::cluster_config cfg;
+        cfg.primary = pgcoro::pool_config::from_url(r.primary.url);
+        cfg.replicas = pgcoro::pool_config::from_url(r.primary.url);
+        cfg.check_every = 100ms;
+        pgcoro::cluster db(io.get_executor(), cfg);
+        for (int i = 0; i < 100 && db.replica().checks == 0; ++i) co_await nap(50ms);
+        auto st = db.replica();
+        REQUIRE(st.checks > 0);
+        CHECK(st.last_error.empty());
+        CHECK(st.is_primary);
+        CHECK_FALSE(st.usable);
+        CHECK(&db.reader() == &db.primary());
+        db.close();
+    });
 }
 
 namespace {

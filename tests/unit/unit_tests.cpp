@@ -1,5 +1,6 @@
 // Unit tests: no server needed.
 #include "support.hpp"
+#include "sql_lexer_reference.hpp"
 
 #include <pgcoro/detail/pq.hpp>
 
@@ -189,6 +190,14 @@ TEST_CASE("built-in types are known by heart; others by the connection's lookup"
     CHECK(pg_type(oids::int8range).kind() == type_kind::range);
     CHECK(pg_type(oids::int8range).element().oid() == oids::int8);
     CHECK(pg_type(4535).element().element().name() == "date");  // datemultirange
+    // Every fixed-OID type and its array, the ones pgcoro maps nothing to included.
+    CHECK(type_name_of(1017) == "point[]");
+    CHECK(pg_type(1017).kind() == type_kind::array);
+    CHECK(pg_type(1017).element().oid() == 600);
+    CHECK(type_name_of(2210) == "regclass[]");
+    CHECK(type_name_of(3221) == "pg_lsn[]");
+    CHECK(pg_type(2287).element().name() == "record");  // _record: an array of record
+    CHECK(pg_type(2283).kind() == type_kind::pseudo);    // anyelement
     CHECK(!pg_type(16500).known());
     CHECK(pg_type(16500).display_name() == "oid 16500");
 
@@ -425,6 +434,56 @@ TEST_CASE("SQL scripts split into statements the way psql does", "[migrate]") {
     CHECK(st[4].text == "select $$;$$");
     CHECK(detail::split_sql("select 'unterminated; still one").size() == 1);
     CHECK(detail::split_sql("  -- nothing\n/* at all */ ;").empty());
+    // A comment between BEGIN and ATOMIC still opens the body.
+    auto atomic = detail::split_sql("create function h() returns int begin /* body */ atomic select 1; end;\nselect 2;");
+    REQUIRE(atomic.size() == 2);
+    CHECK(atomic[1].line == 2);
+}
+
+TEST_CASE("the lexer-based splitter and COPY detector agree with the ones before them", "[migrate][pipeline]") {
+    auto same = [](const std::string& text) {
+        INFO(text);
+        auto mine = detail::split_sql(text);
+        auto theirs = sql_reference::split_sql(text);
+        REQUIRE(mine.size() == theirs.size());
+        for (std::size_t k = 0; k < mine.size(); ++k) {
+            CHECK(mine[k].text == theirs[k].text);
+            CHECK(mine[k].line == theirs[k].line);
+            CHECK(mine[k].first_word == theirs[k].first_word);
+            CHECK(mine[k].second_word == theirs[k].second_word);
+        }
+        CHECK(detail::copies_with_client(text) == sql_reference::copies_with_client(text));
+        std::size_t i = 0;  // the tokens cover the text, none empty
+        while (i < text.size()) {
+            auto t = detail::sql_token_at(text, i);
+            REQUIRE(!t.text.empty());
+            i += t.text.size();
+        }
+        REQUIRE(i == text.size());
+    };
+    std::mt19937 rng(12345);
+    // Characters that open or close something, and a little else.
+    const std::string_view alphabet = "'\"$-/*;()\\\n EeaTt1_\xC3\xA9";
+    for (int round = 0; round < 20000; ++round) {
+        std::string text;
+        for (std::size_t k = rng() % 40; k > 0; --k) text += alphabet[rng() % alphabet.size()];
+        same(text);
+    }
+    // Statements' words, quotes and dollar quotes (no comment between BEGIN and ATOMIC:
+    // that one now opens a body, as the server reads it).
+    const std::vector<std::string> pieces = {"copy ", "COPY ", "t ", "from ", "to ", "stdin ", "STDOUT ", "(", ")",
+                                             ";", "'", "\"", "$$", "$a$", "$1", "\n", "E'", "\\", "create ",
+                                             "function ", "begin ", "atomic ", "case ", "end ", "select "};
+    for (int round = 0; round < 20000; ++round) {
+        std::string text;
+        for (std::size_t k = rng() % 16; k > 0; --k) text += pieces[rng() % pieces.size()];
+        same(text);
+    }
+    CHECK(detail::sql_token_at("$1", 0).kind == detail::sql_token_kind::other);
+    CHECK(detail::sql_token_at("$a$ x $a$;", 0).text == "$a$ x $a$");
+    CHECK(detail::sql_token_at("e'\\'' x'", 0).kind == detail::sql_token_kind::word);
+    CHECK(detail::sql_token_at("e'\\'' x'", 1).text == "'\\''");  // an escaped quote inside
+    CHECK(detail::sql_token_at("/* a /* b */ c */d", 0).text == "/* a /* b */ c */");
 }
 
 TEST_CASE("a transactional migration may not commit or roll back itself", "[migrate]") {
@@ -571,6 +630,7 @@ const std::vector<std::pair<bool, std::string>> client_copy_cases = {
     {true, "INSERT INTO t VALUES ('--'); COPY t FROM STDIN"},
     {true, "select $$;$$; copy t from stdin"},
     {true, "COPY \"my table\" FROM STDIN"},
+    {true, "COPY t TO\fSTDOUT"},  // a form feed is white space to the server
     {false, "copy t from '/tmp/x'"},
     {false, "copy t to '/tmp/stdout'"},
     {false, "select 'copy' ; select 1 from stdin"},

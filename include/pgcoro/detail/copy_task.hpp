@@ -70,6 +70,8 @@ public:
     /// Over (or never ran): requests are answered at once by deliver().
     bool over() const noexcept { return lost_ || (machine_ && machine_->finished()); }
     bool ended() const noexcept { return ended_; }
+    /// The consumer gave up (abandon()).
+    bool abandoned() const noexcept { return abandoned_; }
 
     // ---- exclusive_task ------------------------------------------------------------------
 

@@ -1,6 +1,9 @@
 // pgcoro/detail/sql_keywords.hpp — the little the pipeline reads of a statement's text:
-// its leading keyword (to follow the transaction status through a pipeline).
+// its leading keyword (to follow the transaction status through a pipeline), and whether
+// it is a COPY with the client.
 #pragma once
+
+#include <pgcoro/detail/sql_lexer.hpp>
 
 #include <array>
 #include <cstddef>
@@ -16,7 +19,7 @@ using keyword_buffer = std::array<char, 24>;
 inline std::string_view leading_keyword(std::string_view sql, keyword_buffer& buf) {
     std::size_t i = 0;
     while (i < sql.size()) {
-        if (sql[i] == ' ' || sql[i] == '\t' || sql[i] == '\n' || sql[i] == '\r' || sql[i] == '(') {
+        if (sql_blank(sql[i]) || sql[i] == '(') {
             ++i;
         } else if (sql.substr(i, 2) == "--") {
             i = sql.find('\n', i);
@@ -51,7 +54,7 @@ inline bool rolls_back_to_savepoint(std::string_view sql) {
 /// A cheap first look (one character): could this statement begin with COPY?
 inline bool might_begin_with_copy(std::string_view sql) noexcept {
     for (char c : sql) {
-        if (c == ' ' || c == '\t' || c == '\n' || c == '\r') continue;
+        if (sql_blank(c)) continue;
         return c == 'c' || c == 'C' || c == '-' || c == '/' || c == '(';
     }
     return false;
@@ -65,74 +68,36 @@ inline bool might_begin_with_copy(std::string_view sql) noexcept {
 /// copy_out_raw, ...): sent as a plain statement it would leave the connection in COPY
 /// mode. COPY to or from a server file is an ordinary statement.
 inline bool copies_with_client(std::string_view sql) {
-    auto ident = [](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-               static_cast<unsigned char>(c) >= 0x80;
-    };
-    auto is = [](std::string_view w, std::string_view upper_word) {
-        if (w.size() != upper_word.size()) return false;
-        for (std::size_t k = 0; k < w.size(); ++k) {
-            char c = w[k] >= 'a' && w[k] <= 'z' ? static_cast<char>(w[k] - 'a' + 'A') : w[k];
-            if (c != upper_word[k]) return false;
-        }
-        return true;
-    };
     // Per statement: its word count, whether it is a COPY, the paren depth, and whether the
     // previous word (at depth 0) was FROM or TO.
-    std::size_t words = 0, i = 0, n = sql.size();
+    std::size_t words = 0;
     bool copy = false, after_direction = false;
     int depth = 0;
-    while (i < n) {
-        char c = sql[i];
-        if (c == ';') {
-            words = 0, copy = false, after_direction = false, depth = 0;
-            ++i;
-        } else if (c == '-' && i + 1 < n && sql[i + 1] == '-') {
-            i = sql.find('\n', i);
-            if (i == std::string_view::npos) i = n;
-        } else if (c == '/' && i + 1 < n && sql[i + 1] == '*') {
-            int nest = 0;
-            while (i < n) {
-                if (sql.substr(i, 2) == "/*") ++nest, i += 2;
-                else if (sql.substr(i, 2) == "*/") { i += 2; if (--nest == 0) break; }
-                else ++i;
-            }
-        } else if (c == '\'' || c == '"') {
-            bool escapes = c == '\'' && i > 0 && (sql[i - 1] == 'E' || sql[i - 1] == 'e') && (i < 2 || !ident(sql[i - 2]));
-            std::size_t k = i + 1;
-            while (k < n) {
-                if (escapes && sql[k] == '\\') k += 2;
-                else if (sql[k] == c && k + 1 < n && sql[k + 1] == c) k += 2;  // a doubled quote
-                else if (sql[k] == c) break;
-                else ++k;
-            }
-            i = k < n ? k + 1 : n;
-            after_direction = false;
-        } else if (c == '$' && (i == 0 || !ident(sql[i - 1]))) {  // $tag$ ... $tag$, not $1
-            std::size_t k = i + 1;
-            while (k < n && ident(sql[k]) && !(k == i + 1 && sql[k] >= '0' && sql[k] <= '9')) ++k;
-            if (k < n && sql[k] == '$') {
-                std::size_t e = sql.find(sql.substr(i, k - i + 1), k + 1);
-                i = e == std::string_view::npos ? n : e + (k - i + 1);
-            } else {
-                ++i;
-            }
-            after_direction = false;
-        } else if (ident(c)) {
-            std::size_t k = i;
-            while (k < n && (ident(sql[k]) || sql[k] == '$')) ++k;
-            std::string_view w = sql.substr(i, k - i);
-            if (words++ == 0) copy = is(w, "COPY");
+    for (std::size_t i = 0; i < sql.size();) {
+        sql_token t = sql_token_at(sql, i);
+        i += t.text.size();
+        switch (t.kind) {
+        case sql_token_kind::blank:
+        case sql_token_kind::comment: break;
+        case sql_token_kind::word:
+            if (words++ == 0) copy = sql_word_is(t.text, "COPY");
             if (copy && depth == 0) {
-                if (after_direction && (is(w, "STDIN") || is(w, "STDOUT"))) return true;
-                after_direction = is(w, "FROM") || is(w, "TO");
+                if (after_direction && (sql_word_is(t.text, "STDIN") || sql_word_is(t.text, "STDOUT"))) return true;
+                after_direction = sql_word_is(t.text, "FROM") || sql_word_is(t.text, "TO");
             }
-            i = k;
-        } else {
-            if (c == '(') ++depth;
-            if (c == ')' && depth > 0) --depth;
-            if (c != ' ' && c != '\t' && c != '\n' && c != '\r') after_direction = false;
-            ++i;
+            break;
+        case sql_token_kind::other:
+            if (t.text[0] == ';') {
+                words = 0, copy = false, depth = 0;
+            } else if (t.text[0] == '(') {
+                ++depth;
+            } else if (t.text[0] == ')' && depth > 0) {
+                --depth;
+            }
+            after_direction = false;
+            break;
+        case sql_token_kind::quoted:
+        case sql_token_kind::dollar_quoted: after_direction = false; break;
         }
     }
     return false;

@@ -2,6 +2,8 @@
 // server: its normalised text, its pragma line, its statements, and where a character is.
 #pragma once
 
+#include <pgcoro/detail/sql_lexer.hpp>
+
 #include <cctype>
 #include <cstddef>
 #include <string>
@@ -52,130 +54,67 @@ struct sql_statement {
 /// an unterminated quote makes the rest one statement (the server reports it).
 inline std::vector<sql_statement> split_sql(std::string_view sql) {
     std::vector<sql_statement> out;
-    std::size_t start = 0, i = 0, n = sql.size();  // start: the statement's first code character
+    const std::size_t n = sql.size();
+    std::size_t start = 0;  // the statement's first code character
     int line = 1, start_line = 1;
-    bool has_code = false;       // the current statement has more than blanks and comments
-    std::string first_word, second_word;  // its first keywords, lower case
-    int atomic_depth = 0;        // BEGIN ... END nesting inside CREATE FUNCTION bodies
+    bool has_code = false;                // the current statement has more than blanks and comments
+    std::string first_word, second_word;  // its first keywords, upper case
+    int atomic_depth = 0;                 // BEGIN ... END nesting inside CREATE FUNCTION bodies
     bool in_create = false;
-    auto is_ident = [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || static_cast<unsigned char>(c) >= 0x80;
-    };
     auto finish = [&](std::size_t end) {
-        if (has_code) {
-            auto upper = [](std::string w) {
-                for (auto& ch : w) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-                return w;
-            };
-            out.push_back({std::string(trim(sql.substr(start, end - start))), start_line, upper(first_word),
-                           upper(second_word)});
-        }
+        if (has_code) out.push_back({std::string(trim(sql.substr(start, end - start))), start_line, first_word, second_word});
         has_code = false;
         first_word.clear();
         second_word.clear();
         atomic_depth = 0;
         in_create = false;
     };
-    auto count_lines = [&](std::size_t from, std::size_t to) {
-        for (std::size_t k = from; k < to && k < n; ++k)
-            if (sql[k] == '\n') ++line;
+    auto upper = [](std::string_view w) {
+        std::string u(w);
+        for (auto& ch : u) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+        return u;
     };
-    auto mark_code = [&] {
-        if (!has_code) {
-            has_code = true;
-            start_line = line;
-            start = i;  // leading blanks and comments are not part of the statement
-        }
-    };
-    while (i < n) {
-        char c = sql[i];
-        if (c == ';' && atomic_depth == 0) {
+    for (std::size_t i = 0; i < n;) {
+        sql_token t = sql_token_at(sql, i);
+        const std::size_t next = i + t.text.size();
+        if (t.kind == sql_token_kind::other && t.text[0] == ';' && atomic_depth == 0) {
             finish(i);
-            ++i;
+            i = next;
             continue;
         }
-        if (c == '-' && i + 1 < n && sql[i + 1] == '-') {  // line comment
-            std::size_t e = sql.find('\n', i);
-            i = e == std::string_view::npos ? n : e;
-            continue;
+        if (t.kind != sql_token_kind::blank && t.kind != sql_token_kind::comment && !has_code) {
+            has_code = true;  // leading blanks and comments are not part of the statement
+            start_line = line;
+            start = i;
         }
-        if (c == '/' && i + 1 < n && sql[i + 1] == '*') {  // block comment, nested
-            int depth = 0;
-            std::size_t k = i;
-            while (k < n) {
-                if (sql[k] == '/' && k + 1 < n && sql[k + 1] == '*') { ++depth; k += 2; continue; }
-                if (sql[k] == '*' && k + 1 < n && sql[k + 1] == '/') { k += 2; if (--depth == 0) break; continue; }
-                ++k;
-            }
-            count_lines(i, k);
-            i = k;
-            continue;
-        }
-        if (c == '\n') { ++line; ++i; continue; }
-        if (std::isspace(static_cast<unsigned char>(c))) { ++i; continue; }
-        mark_code();
-        if (c == '\'' || c == '"') {
-            // E'...' strings take backslash escapes; the E was read as a word just before.
-            bool escapes = c == '\'' && i > 0 && (sql[i - 1] == 'E' || sql[i - 1] == 'e') &&
-                           (i < 2 || !is_ident(sql[i - 2]));
-            std::size_t k = i + 1;
-            while (k < n) {
-                if (escapes && sql[k] == '\\') { k += 2; continue; }
-                if (sql[k] == c) {
-                    if (k + 1 < n && sql[k + 1] == c) { k += 2; continue; }  // doubled quote
-                    break;
-                }
-                ++k;
-            }
-            k = k < n ? k + 1 : n;
-            count_lines(i, k);
-            i = k;
-            continue;
-        }
-        if (c == '$' && (i == 0 || !is_ident(sql[i - 1]))) {  // $tag$ ... $tag$ (not $1)
-            std::size_t k = i + 1;
-            while (k < n && is_ident(sql[k]) && !(k == i + 1 && std::isdigit(static_cast<unsigned char>(sql[k])))) ++k;
-            if (k < n && sql[k] == '$') {
-                std::string_view tag = sql.substr(i, k - i + 1);
-                std::size_t e = sql.find(tag, k + 1);
-                std::size_t end = e == std::string_view::npos ? n : e + tag.size();
-                count_lines(i, end);
-                i = end;
-                continue;
-            }
-            ++i;
-            continue;
-        }
-        if (is_ident(c)) {
-            std::size_t k = i;
-            while (k < n && (is_ident(sql[k]) || sql[k] == '$')) ++k;
-            std::string word(sql.substr(i, k - i));
-            for (auto& ch : word) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        if (t.kind == sql_token_kind::word) {
+            std::string word = upper(t.text);
             if (first_word.empty()) {
                 first_word = word;
-                in_create = word == "create";
+                in_create = word == "CREATE";
             } else if (second_word.empty()) {
                 second_word = word;
             }
             if (in_create) {
-                if (word == "begin") {
-                    std::size_t m = k;
-                    while (m < n && std::isspace(static_cast<unsigned char>(sql[m]))) ++m;
-                    std::size_t w = m;
-                    while (w < n && is_ident(sql[w])) ++w;
-                    std::string next(sql.substr(m, w - m));
-                    for (auto& ch : next) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-                    if (next == "atomic" || atomic_depth > 0) ++atomic_depth;
-                } else if (word == "case" && atomic_depth > 0) {
+                if (word == "BEGIN") {
+                    // BEGIN ATOMIC opens a body; inside one, BEGIN opens a block.
+                    std::size_t m = next;
+                    sql_token after;
+                    while (m < n && ((after = sql_token_at(sql, m)).kind == sql_token_kind::blank ||
+                                     after.kind == sql_token_kind::comment))
+                        m += after.text.size();
+                    bool atomic = m < n && after.kind == sql_token_kind::word && sql_word_is(after.text, "ATOMIC");
+                    if (atomic || atomic_depth > 0) ++atomic_depth;
+                } else if (word == "CASE" && atomic_depth > 0) {
                     ++atomic_depth;
-                } else if (word == "end" && atomic_depth > 0) {
+                } else if (word == "END" && atomic_depth > 0) {
                     --atomic_depth;
                 }
             }
-            i = k;
-            continue;
         }
-        ++i;
+        for (char ch : t.text)
+            if (ch == '\n') ++line;
+        i = next;
     }
     finish(n);
     return out;

@@ -47,6 +47,8 @@ public:
 
     /// Nothing more will come: the end was delivered, or an error was.
     bool ended() const noexcept { return ended_; }
+    /// The consumer gave up (abandon()).
+    bool abandoned() const noexcept { return abandoned_; }
     /// The query is over (or never ran): reads are answered at once, by deliver().
     bool over() const noexcept { return ended_ || lost_ || (machine_ && machine_->finished()); }
 

@@ -10,6 +10,7 @@
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/async_result.hpp>
 
+#include <atomic>
 #include <memory>
 #include <utility>
 
@@ -58,24 +59,35 @@ struct task_cancel_handler {
 /// all of it over; destroying (or abandon()) before the end gives the task up (see
 /// abandon_task), never blocking. `Task` has busy() (a request is pending), over() and
 /// ended() (nothing more will come: a request is answered at once) and deliver().
+///
+/// A request holds the shared state, not the handle: a deferred or lazily started
+/// request (asio::deferred, a coroutine not yet awaited) still reaches the stream after
+/// the handle moved, and fails with connection_closed once it was given up.
 template <class Task>
 class task_handle {
+    enum phase : int { fresh, submitted, given_up };
+    struct state {
+        std::shared_ptr<connection_impl> impl;
+        std::shared_ptr<exec_op> op;
+        std::shared_ptr<Task> task;
+        std::atomic<int> at{fresh};
+    };
+
 public:
     task_handle() = default;
-    task_handle(std::shared_ptr<connection_impl> impl, std::shared_ptr<exec_op> op, std::shared_ptr<Task> task)
-        : impl_(std::move(impl)), op_(std::move(op)), task_(std::move(task)) {
-        if (impl_) op_->task = task_;
+    task_handle(std::shared_ptr<connection_impl> impl, std::shared_ptr<exec_op> op, std::shared_ptr<Task> task) {
+        if (!impl || !op || !task) return;
+        op->task = task;
+        st_ = std::make_shared<state>();
+        st_->impl = std::move(impl);
+        st_->op = std::move(op);
+        st_->task = std::move(task);
     }
-    task_handle(task_handle&& o) noexcept
-        : impl_(std::move(o.impl_)), op_(std::move(o.op_)), task_(std::move(o.task_)),
-          submitted_(std::exchange(o.submitted_, false)) {}
+    task_handle(task_handle&& o) noexcept : st_(std::move(o.st_)) {}
     task_handle& operator=(task_handle&& o) noexcept {
         if (this != &o) {
             abandon();
-            impl_ = std::move(o.impl_);
-            op_ = std::move(o.op_);
-            task_ = std::move(o.task_);
-            submitted_ = std::exchange(o.submitted_, false);
+            st_ = std::move(o.st_);
         }
         return *this;
     }
@@ -85,54 +97,65 @@ public:
 
     /// A request completing with `Style::signature<R>`: `fn(task, completion)` starts it on
     /// the strand. Fails with errc::connection_closed (`closed`) when there is nothing to
-    /// ask (moved from, default-constructed, abandoned) and with errc::invalid_argument
-    /// (`busy`) while another request is pending (that one is kept). Cancelling it (any
-    /// type) gives the whole task up.
+    /// ask (moved from, default-constructed, abandoned, also when that happened between
+    /// making a deferred request and starting it) and with errc::invalid_argument (`busy`)
+    /// while another request is pending (that one is kept). Cancelling it (any type) gives
+    /// the whole task up.
     template <class R, class Style, class Token, class Fn>
     auto request(Style style, Token&& token, const char* closed, const char* busy, Fn fn) {
         return boost::asio::async_initiate<Token, typename Style::template signature<R>>(
-            [this, closed, busy](auto handler, Style style, Fn fn) {
+            [st = st_, closed, busy](auto handler, Style style, Fn fn) {
                 task_completion<R, decltype(handler), Style> c{std::move(handler), style};
-                if (!impl_ || !task_) return fail_detached(std::move(c), make_error_code(errc::connection_closed), closed);
-                auto slot = boost::asio::get_associated_cancellation_slot(c.handler);
-                if (slot.is_connected())
-                    slot.template emplace<task_cancel_handler<Task>>(task_cancel_handler<Task>{impl_, task_, op_});
-                bool first = !std::exchange(submitted_, true);
-                impl_->on_strand([task = task_, op = op_, first, busy, fn = std::move(fn),
-                                  c = std::move(c)](connection_impl& impl) mutable {
-                    if (task->busy()) {
-                        diagnostics d;
-                        d.message = busy;
-                        return complete_on_executor(std::move(c), impl.strand(), make_error_code(errc::invalid_argument),
-                                                    R{0}, std::move(d));
-                    }
-                    fn(*task, std::move(c));
-                    if (task->over() || task->ended()) return task->deliver();
-                    if (first) impl.submit(op, false);
-                });
+                int was = fresh;
+                bool first = st && st->at.compare_exchange_strong(was, submitted);
+                if (!st || (!first && was == given_up))
+                    return fail_detached(std::move(c), make_error_code(errc::connection_closed), closed);
+                try {
+                    auto slot = boost::asio::get_associated_cancellation_slot(c.handler);
+                    if (slot.is_connected())
+                        slot.template emplace<task_cancel_handler<Task>>(
+                            task_cancel_handler<Task>{st->impl, st->task, st->op});
+                    st->impl->on_strand([task = st->task, op = st->op, first, closed, busy, fn = std::move(fn),
+                                         c = std::move(c)](connection_impl& impl) mutable {
+                        auto refuse = [&](errc e, const char* why) {
+                            diagnostics d;
+                            d.message = why;
+                            complete_on_executor(std::move(c), impl.strand(), make_error_code(e), R{0}, std::move(d));
+                        };
+                        // Given up from another thread between this request's start and now
+                        // (the handle's abandon reached the strand first): nothing goes out.
+                        if (first && task->abandoned()) return refuse(errc::connection_closed, closed);
+                        if (task->busy()) return refuse(errc::invalid_argument, busy);
+                        fn(*task, std::move(c));
+                        if (task->over() || task->ended()) return task->deliver();
+                        if (first) impl.submit(op, false);
+                    });
+                } catch (...) {
+                    // Nothing went out (out of memory): the next request submits again.
+                    int now = submitted;
+                    if (first) st->at.compare_exchange_strong(now, fresh);
+                    throw;
+                }
             },
             token, style, std::move(fn));
     }
 
-    /// Gives up (see abandon_task); never blocks. Later requests fail (connection_closed).
+    /// Gives up (see abandon_task); never blocks. Later requests fail (connection_closed),
+    /// deferred ones made earlier too.
     void abandon() noexcept {
-        if (!impl_) return;
-        if (submitted_) {
+        if (!st_) return;
+        if (st_->at.exchange(given_up) == submitted) {
             try {
-                abandon_task(impl_, task_, op_);
+                abandon_task(st_->impl, st_->task, st_->op);
             } catch (...) {
                 // Posting failed (out of memory): the connection's own end cleans up.
             }
         }
-        submitted_ = false;
-        impl_.reset();
+        st_.reset();
     }
 
 private:
-    std::shared_ptr<connection_impl> impl_;
-    std::shared_ptr<exec_op> op_;
-    std::shared_ptr<Task> task_;
-    bool submitted_ = false;
+    std::shared_ptr<state> st_;
 };
 
 }  // namespace pgcoro::detail

@@ -97,8 +97,7 @@ using type_lookup_row = std::tuple<std::int64_t, std::string, std::string, std::
 
 /// A new snapshot: `old` plus the lookup's answer. Throws pgcoro::error when the answer
 /// is not what was asked.
-inline std::shared_ptr<type_catalog> merge_type_lookup(const type_catalog& old, const PGresult* answer,
-                                                      const std::vector<std::int64_t>& asked) {
+inline std::shared_ptr<type_catalog> merge_type_lookup(const type_catalog& old, const PGresult* answer) {
     auto next = std::make_shared<type_catalog>(old);
     check_row_type<type_lookup_row>(answer, nullptr);
     column_types<type_lookup_row> ct(answer, nullptr);
@@ -116,7 +115,6 @@ inline std::shared_ptr<type_catalog> merge_type_lookup(const type_catalog& old, 
         if (d.oid < type_catalog::first_normal_oid) continue;  // made by initdb: mapped by OID
         next->add(std::move(d));
     }
-    (void)asked;
     return next;
 }
 
@@ -134,7 +132,7 @@ public:
     bool holding() const noexcept { return !held_.empty(); }
 
     /// A completed op: true when it has to wait (the gate keeps it; see to_look_up). A
-    /// failed op never waits: it has no columns to read.
+    /// failed op never waits: it has no columns to read. (So every op held has no error.)
     bool hold(op_ptr& op) {
         if (op->ec || (held_.empty() && !has_unknown_column_types(op->result.get(), *catalog_))) return false;
         held_.push_back(std::move(op));
@@ -156,8 +154,7 @@ public:
     std::vector<std::int64_t> to_look_up() {
         std::vector<std::int64_t> oids;
         if (asking_ || held_.empty()) return oids;
-        for (auto& op : held_)
-            if (!op->ec) unknown_column_types(op->result.get(), *catalog_, oids);
+        for (auto& op : held_) unknown_column_types(op->result.get(), *catalog_, oids);
         if (!oids.empty()) {
             asking_ = true;
             asked_ = oids;
@@ -172,7 +169,7 @@ public:
         asking_ = false;
         if (answer) {
             try {
-                catalog_ = merge_type_lookup(*catalog_, answer, asked_);
+                catalog_ = merge_type_lookup(*catalog_, answer);
             } catch (const std::exception&) {
                 // A malformed answer: read the results with what is known.
             }
@@ -182,7 +179,7 @@ public:
         std::size_t i = 0;
         for (; i < held_.size(); ++i) {
             unknown.clear();
-            if (!held_[i]->ec) unknown_column_types(held_[i]->result.get(), *catalog_, unknown);
+            unknown_column_types(held_[i]->result.get(), *catalog_, unknown);
             bool waits = false;
             for (std::int64_t o : unknown) {
                 bool was_asked = false;
